@@ -1,0 +1,386 @@
+//! The embedded backend: an on-disk (or in-RAM) store on [tantivy], with nothing to install.
+//!
+//! A store is a directory holding a small metadata file (`elasticfeeds.json`, which records the
+//! format version) and one tantivy index per index name. The activity index is sorted by
+//! `published`, newest first, so a feed read walks each segment newest-first and stops as soon as
+//! its page is full instead of collecting every match (see `walk`).
+//!
+//! One process writes a store at a time: opening takes tantivy's writer locks, and a second
+//! writer gets [`Error::StoreLocked`]. Read-only opens take no lock and reload the latest commit
+//! before each read. All tantivy work runs on blocking threads, never on the async executor.
+//!
+//! [tantivy]: https://docs.rs/tantivy
+
+mod read;
+mod schema;
+mod walk;
+mod writer;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tantivy::directory::error::LockError;
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexSortByField, Order as TantivyOrder, ReloadPolicy,
+    Searcher, TantivyError,
+};
+use tokio::sync::oneshot;
+
+use self::schema::{FeedFields, LinkFields};
+use self::writer::{Op, Writer};
+use crate::activity::{Activity, EntityKey};
+use crate::backend::{Erased, FeedBackend};
+use crate::error::{Error, Result};
+use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
+use crate::query::FeedQuery;
+use crate::result::FeedResult;
+
+const NAME: &str = "embedded";
+/// The store format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const META_FILE: &str = "elasticfeeds.json";
+/// Memory the activity index writer may buffer before it flushes a segment.
+const FEEDS_WRITER_MEMORY: usize = 128 << 20;
+const NETWORK_WRITER_MEMORY: usize = 32 << 20;
+
+/// How to open an embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// The activity index's name (a directory inside the store).
+    pub feeds_index: String,
+    /// The link index's name.
+    pub network_index: String,
+    /// Open without the writer.
+    pub read_only: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoreMeta {
+    format: String,
+    version: u32,
+}
+
+/// The embedded backend. Build it through [`Manager`](crate::Manager) with a directory path or
+/// `memory:`. Cloning shares the same store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBackend(Arc<Inner>);
+
+struct Inner {
+    location: String,
+    feeds_reader: IndexReader,
+    network_reader: IndexReader,
+    feed_fields: FeedFields,
+    link_fields: LinkFields,
+    read_only: bool,
+    writer: Mutex<Option<WriterHandle>>,
+}
+
+struct WriterHandle {
+    queue: mpsc::Sender<Op>,
+    thread: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("location", &self.location)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+impl EmbeddedBackend {
+    /// Opens the store in `path`, creating it (unless read-only) when the directory is missing or
+    /// empty. Blocking: call it from a blocking context.
+    pub fn open(path: &Path, options: EmbeddedOptions) -> Result<Self> {
+        check_store_dir(path, options.read_only)?;
+        let open_index = |name: &str, schema: tantivy::schema::Schema, sorted: bool| {
+            let dir = path.join(name);
+            if dir.join("meta.json").exists() {
+                return Index::open_in_dir(&dir).map_err(backend);
+            }
+            if options.read_only {
+                return Err(Error::NotAStore {
+                    path: dir,
+                    reason: "the index does not exist and the store was opened read-only",
+                });
+            }
+            fs::create_dir_all(&dir).map_err(|e| Error::backend(NAME, e))?;
+            Index::builder()
+                .schema(schema)
+                .settings(settings(sorted))
+                .create_in_dir(&dir)
+                .map_err(backend)
+        };
+        let feeds = open_index(&options.feeds_index, FeedFields::schema(), true)?;
+        let network = open_index(&options.network_index, LinkFields::schema(), false)?;
+        Self::start(path.display().to_string(), feeds, network, options)
+    }
+
+    /// A new, empty in-RAM store. Blocking: call it from a blocking context.
+    pub fn memory(options: EmbeddedOptions) -> Result<Self> {
+        let create = |schema, sorted| {
+            Index::builder()
+                .schema(schema)
+                .settings(settings(sorted))
+                .create_in_ram()
+                .map_err(backend)
+        };
+        let feeds = create(FeedFields::schema(), true)?;
+        let network = create(LinkFields::schema(), false)?;
+        Self::start("memory:".into(), feeds, network, options)
+    }
+
+    fn start(
+        location: String,
+        feeds: Index,
+        network: Index,
+        options: EmbeddedOptions,
+    ) -> Result<Self> {
+        let feed_fields = FeedFields::new(&feeds.schema())?;
+        let link_fields = LinkFields::new(&network.schema())?;
+        let reader = |index: &Index| {
+            index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map_err(backend)
+        };
+        let feeds_reader: IndexReader = reader(&feeds)?;
+        let network_reader: IndexReader = reader(&network)?;
+        let writer = if options.read_only {
+            None
+        } else {
+            let locked = |e: TantivyError| match e {
+                TantivyError::LockFailure(LockError::LockBusy, _) => Error::StoreLocked {
+                    path: PathBuf::from(&location),
+                },
+                other => backend(other),
+            };
+            let feeds_writer = feeds.writer(FEEDS_WRITER_MEMORY).map_err(locked)?;
+            let network_writer = network
+                .writer_with_num_threads(1, NETWORK_WRITER_MEMORY)
+                .map_err(locked)?;
+            let state = Writer {
+                feeds: feeds_writer,
+                network: network_writer,
+                feeds_reader: feeds_reader.clone(),
+                network_reader: network_reader.clone(),
+                feed_fields: feed_fields.clone(),
+                link_fields: link_fields.clone(),
+            };
+            let (queue, receiver) = mpsc::channel();
+            let thread = std::thread::Builder::new()
+                .name("elasticfeeds-writer".into())
+                .spawn(move || state.run(receiver))
+                .map_err(|e| Error::backend(NAME, e))?;
+            Some(WriterHandle { queue, thread })
+        };
+        Ok(EmbeddedBackend(Arc::new(Inner {
+            location,
+            feeds_reader,
+            network_reader,
+            feed_fields,
+            link_fields,
+            read_only: options.read_only,
+            writer: Mutex::new(writer),
+        })))
+    }
+}
+
+impl Inner {
+    /// Sends a write to the writer thread and waits (asynchronously) for its commit.
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Op) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let guard = self.writer.lock().map_err(|_| poisoned())?;
+            let handle = guard.as_ref().ok_or_else(closed)?;
+            handle.queue.send(make(tx)).map_err(|_| closed())?;
+        }
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Runs a read on a blocking thread with fresh searchers.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Self, Searcher, Searcher) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            if this.read_only {
+                // Another process may have committed since the last read.
+                this.feeds_reader.reload().map_err(backend)?;
+                this.network_reader.reload().map_err(backend)?;
+            }
+            let feeds = this.feeds_reader.searcher();
+            let network = this.network_reader.searcher();
+            f(&this, feeds, network)
+        })
+        .await
+        .map_err(|e| Error::backend(NAME, e))?
+    }
+}
+
+#[async_trait]
+impl FeedBackend for EmbeddedBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+        self.0.write(|tx| Op::PutActivities(activities, tx)).await
+    }
+
+    async fn get_activity(&self, id: &str) -> Result<Option<Activity>> {
+        let id = id.to_owned();
+        self.0
+            .read(move |b, feeds, _| read::activity(&feeds, &b.feed_fields, &id))
+            .await
+    }
+
+    async fn delete_activity(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.0.write(|tx| Op::DeleteActivity(id, tx)).await
+    }
+
+    async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
+        let actor = actor.clone();
+        self.0.write(|tx| Op::EraseActor(actor, tx)).await
+    }
+
+    async fn insert_link(&self, link: Link) -> Result<()> {
+        self.0.write(|tx| Op::InsertLink(link, tx)).await
+    }
+
+    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+        let key = key.clone();
+        self.0.write(|tx| Op::UpdateLink(key, change, tx)).await
+    }
+
+    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
+        let key = key.clone();
+        self.0.write(|tx| Op::DeleteLink(key, tx)).await
+    }
+
+    async fn network(&self, user: &str, limit: usize) -> Result<Network> {
+        let user = user.to_owned();
+        self.0
+            .read(move |b, _, network| read::network(&network, &b.link_fields, &user, limit))
+            .await
+    }
+
+    async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers> {
+        let target = target.clone();
+        self.0
+            .read(move |b, _, network| read::followers(&network, &b.link_fields, target, limit))
+            .await
+    }
+
+    async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
+        let query = query.clone();
+        self.0
+            .read(move |b, feeds, _| walk::run(&feeds, &b.feed_fields, &query))
+            .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        let handle = self.0.writer.lock().map_err(|_| poisoned())?.take();
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.stop())
+                .await
+                .map_err(|e| Error::backend(NAME, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl WriterHandle {
+    /// Closes the queue and waits for the writer thread to commit what it holds and release the
+    /// store's locks.
+    fn stop(self) {
+        drop(self.queue);
+        let _ = self.thread.join();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Waiting here means a store dropped by its last `Manager` can be reopened at once.
+        if let Some(handle) = self.writer.get_mut().ok().and_then(Option::take) {
+            handle.stop();
+        }
+    }
+}
+
+fn settings(sorted: bool) -> IndexSettings {
+    IndexSettings {
+        sort_by_field: sorted.then(|| IndexSortByField {
+            field: schema::feed::PUBLISHED.to_owned(),
+            order: TantivyOrder::Desc,
+        }),
+        ..IndexSettings::default()
+    }
+}
+
+/// Checks (or writes) the store's metadata file.
+fn check_store_dir(path: &Path, read_only: bool) -> Result<()> {
+    let meta_path = path.join(META_FILE);
+    if meta_path.exists() {
+        let bytes = fs::read(&meta_path).map_err(|e| Error::backend(NAME, e))?;
+        let meta: StoreMeta = serde_json::from_slice(&bytes).map_err(|_| Error::NotAStore {
+            path: path.to_owned(),
+            reason: "its elasticfeeds.json cannot be read",
+        })?;
+        if meta.version != FORMAT_VERSION {
+            return Err(Error::StoreVersion {
+                path: path.to_owned(),
+                found: meta.version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        return Ok(());
+    }
+    let empty = match fs::read_dir(path) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(Error::backend(NAME, e)),
+    };
+    if !empty {
+        return Err(Error::NotAStore {
+            path: path.to_owned(),
+            reason: "the directory is not empty and has no elasticfeeds.json",
+        });
+    }
+    if read_only {
+        return Err(Error::NotAStore {
+            path: path.to_owned(),
+            reason: "there is no store here to open read-only",
+        });
+    }
+    fs::create_dir_all(path).map_err(|e| Error::backend(NAME, e))?;
+    let meta = StoreMeta {
+        format: "elasticfeeds-embedded".into(),
+        version: FORMAT_VERSION,
+    };
+    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::backend(NAME, e))?;
+    fs::write(&meta_path, json).map_err(|e| Error::backend(NAME, e))
+}
+
+fn backend(e: TantivyError) -> Error {
+    Error::backend(NAME, e)
+}
+
+fn closed() -> Error {
+    Error::backend(NAME, "the store was closed")
+}
+
+fn poisoned() -> Error {
+    Error::backend(NAME, "the writer handle was poisoned by a panic")
+}

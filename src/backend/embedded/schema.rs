@@ -1,0 +1,200 @@
+//! The tantivy schemas of the two indices, and conversion of activities and links to documents.
+//!
+//! Every field a read filters, groups or sorts on is a fast field, so the read path works on
+//! columns and touches the document store only for the activities it returns. Entities are
+//! indexed as one keyword `type:id` (the type has letters only, so the first `:` separates them),
+//! and ids alone as a second keyword for filters that give no type.
+
+use tantivy::schema::{
+    Field, NumericOptions, Schema, TextOptions, Value as _, FAST, STORED, STRING,
+};
+use tantivy::TantivyDocument;
+
+use crate::activity::{Activity, EntityKey};
+use crate::error::{Error, Result};
+use crate::network::{Link, LinkTarget};
+
+/// Activity index field names.
+pub(super) mod feed {
+    pub(crate) const ID: &str = "feed_id";
+    pub(crate) const PUBLISHED: &str = "published";
+    pub(crate) const VERB: &str = "type";
+    pub(crate) const ACTOR: &str = "actor";
+    pub(crate) const ACTOR_ID: &str = "actor.id";
+    pub(crate) const OBJECT: &str = "object";
+    pub(crate) const OBJECT_ID: &str = "object.id";
+    pub(crate) const TARGET: &str = "target";
+    pub(crate) const TARGET_ID: &str = "target.id";
+    pub(crate) const SOURCE: &str = "_source";
+}
+
+/// Link index field names.
+pub(super) mod link {
+    pub(crate) const ID: &str = "link_id";
+    pub(crate) const USER: &str = "actor_id";
+    pub(crate) const TARGET: &str = "linked_activity";
+    pub(crate) const LINKED: &str = "linked";
+    pub(crate) const SOURCE: &str = "_source";
+}
+
+/// A keyword that is indexed (for term postings) and a fast column (for per-document checks).
+fn keyword_fast() -> TextOptions {
+    STRING | FAST
+}
+
+/// The stored JSON document, neither indexed nor a column.
+fn source() -> TextOptions {
+    TextOptions::default().set_stored()
+}
+
+/// The handles of the activity index's fields.
+#[derive(Debug, Clone)]
+pub(super) struct FeedFields {
+    pub(super) id: Field,
+    pub(super) published: Field,
+    pub(super) verb: Field,
+    pub(super) actor: Field,
+    pub(super) actor_id: Field,
+    pub(super) object: Field,
+    pub(super) object_id: Field,
+    pub(super) target: Field,
+    pub(super) target_id: Field,
+    pub(super) source: Field,
+}
+
+impl FeedFields {
+    pub(super) fn schema() -> Schema {
+        let mut b = Schema::builder();
+        b.add_text_field(feed::ID, keyword_fast() | STORED);
+        b.add_i64_field(feed::PUBLISHED, NumericOptions::default().set_fast());
+        b.add_text_field(feed::VERB, keyword_fast());
+        b.add_text_field(feed::ACTOR, keyword_fast());
+        b.add_text_field(feed::ACTOR_ID, STRING);
+        b.add_text_field(feed::OBJECT, keyword_fast());
+        b.add_text_field(feed::OBJECT_ID, STRING);
+        b.add_text_field(feed::TARGET, keyword_fast());
+        b.add_text_field(feed::TARGET_ID, STRING);
+        b.add_text_field(feed::SOURCE, source());
+        b.build()
+    }
+
+    pub(super) fn new(schema: &Schema) -> Result<Self> {
+        let f = |name| field(schema, name);
+        Ok(FeedFields {
+            id: f(feed::ID)?,
+            published: f(feed::PUBLISHED)?,
+            verb: f(feed::VERB)?,
+            actor: f(feed::ACTOR)?,
+            actor_id: f(feed::ACTOR_ID)?,
+            object: f(feed::OBJECT)?,
+            object_id: f(feed::OBJECT_ID)?,
+            target: f(feed::TARGET)?,
+            target_id: f(feed::TARGET_ID)?,
+            source: f(feed::SOURCE)?,
+        })
+    }
+
+    pub(super) fn document(&self, activity: &Activity) -> Result<TantivyDocument> {
+        let id = activity.id().ok_or_else(|| {
+            Error::backend("embedded", "activity without an id reached the store")
+        })?;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.id, id);
+        doc.add_i64(self.published, activity.published().timestamp_millis());
+        doc.add_text(self.verb, activity.verb());
+        doc.add_text(self.actor, entity_term(activity.actor().key()));
+        doc.add_text(self.actor_id, activity.actor().id());
+        doc.add_text(self.object, entity_term(activity.object().key()));
+        doc.add_text(self.object_id, activity.object().id());
+        if let Some(target) = activity.target() {
+            doc.add_text(self.target, entity_term(target.key()));
+            doc.add_text(self.target_id, target.id());
+        }
+        doc.add_text(self.source, to_json(activity)?);
+        Ok(doc)
+    }
+}
+
+/// The handles of the link index's fields.
+#[derive(Debug, Clone)]
+pub(super) struct LinkFields {
+    pub(super) id: Field,
+    pub(super) user: Field,
+    pub(super) target: Field,
+    pub(super) linked: Field,
+    pub(super) source: Field,
+}
+
+impl LinkFields {
+    pub(super) fn schema() -> Schema {
+        let mut b = Schema::builder();
+        b.add_text_field(link::ID, keyword_fast() | STORED);
+        b.add_text_field(link::USER, keyword_fast());
+        b.add_text_field(link::TARGET, keyword_fast());
+        b.add_i64_field(link::LINKED, NumericOptions::default().set_fast());
+        b.add_text_field(link::SOURCE, source());
+        b.build()
+    }
+
+    pub(super) fn new(schema: &Schema) -> Result<Self> {
+        let f = |name| field(schema, name);
+        Ok(LinkFields {
+            id: f(link::ID)?,
+            user: f(link::USER)?,
+            target: f(link::TARGET)?,
+            linked: f(link::LINKED)?,
+            source: f(link::SOURCE)?,
+        })
+    }
+
+    pub(super) fn document(&self, link: &Link) -> Result<TantivyDocument> {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.id, link.key().doc_id());
+        doc.add_text(self.user, link.user());
+        doc.add_text(self.target, link_target_term(link.target()));
+        doc.add_i64(self.linked, link.linked().timestamp_millis());
+        doc.add_text(self.source, to_json(link)?);
+        Ok(doc)
+    }
+}
+
+/// The keyword an entity is indexed under: `type:id`.
+pub(super) fn entity_term(key: &EntityKey) -> String {
+    format!("{}:{}", key.kind, key.id)
+}
+
+/// Splits `type:id` back into a key.
+pub(super) fn parse_entity_term(term: &str) -> Option<EntityKey> {
+    let (kind, id) = term.split_once(':')?;
+    Some(EntityKey {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+    })
+}
+
+/// The keyword a link target is indexed under: `class:type:id`.
+pub(super) fn link_target_term(target: &LinkTarget) -> String {
+    format!("{}:{}:{}", target.class.as_str(), target.kind, target.id)
+}
+
+/// Reads the stored JSON of a document back into a value of the model.
+pub(super) fn from_source<T: serde::de::DeserializeOwned>(
+    doc: &TantivyDocument,
+    source: Field,
+) -> Result<T> {
+    let json = doc
+        .get_first(source)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::backend("embedded", "stored document has no source"))?;
+    serde_json::from_str(json).map_err(|e| Error::backend("embedded", e))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::backend("embedded", e))
+}
+
+fn field(schema: &Schema, name: &str) -> Result<Field> {
+    schema
+        .get_field(name)
+        .map_err(|e| Error::backend("embedded", e))
+}

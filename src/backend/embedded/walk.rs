@@ -1,0 +1,812 @@
+//! Feed queries on the embedded backend: a walk over the activity index in feed order.
+//!
+//! Every segment of the activity index is sorted by `published`, newest first. A query opens one
+//! cursor per segment over the union of the posting lists of the followed and watched entities
+//! (or over every document, for a network-free search), and merges the cursors by
+//! `(published, id)`. Each candidate is checked on columns only: its own link's "since" bound
+//! (looked up by term ordinal, so no hashing and no false matches), verbs, time window,
+//! exclusions, and the keyset position. The walk stops as soon as the page (or every group) is
+//! full, so a newest-first page costs about as much as the activities it returns plus the posting
+//! blocks it touches, not the number of matching activities.
+//!
+//! Walking towards *newer* activities (ascending order, or a page newer than a position) cannot
+//! stop early in a newest-first segment: it reads every candidate newer than the lower limit.
+//! That is cheap for refreshing the top of a feed, and linear in the matches for an ascending
+//! read from the very beginning.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
+
+use super::read::load_activity;
+use super::schema::{entity_term, feed, parse_entity_term, FeedFields};
+use crate::activity::EntityKey;
+use crate::error::{Error, Result};
+use crate::network::LinkClass;
+use crate::query::{
+    Bound, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Ranking, Source,
+};
+use crate::result::{FeedResult, Group, Hit};
+
+/// Runs a validated query.
+pub(super) fn run(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    query: &FeedQuery,
+) -> Result<FeedResult> {
+    if query.ranking != Ranking::Recency {
+        return Err(Error::Unsupported {
+            backend: "embedded",
+            feature: "ranking by link weight or recency decay",
+        });
+    }
+    if query.vector.is_some() {
+        return Err(Error::Unsupported {
+            backend: "embedded",
+            feature: "vector queries",
+        });
+    }
+    if matches!(&query.source, Source::Network(rules) if rules.is_empty()) {
+        return Ok(FeedResult::default());
+    }
+    let plan = Plan::new(query);
+    let weight = candidates(searcher, fields, query)?;
+    let mut cursors = Vec::new();
+    for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
+        if let Some(cursor) = Cursor::open(segment_ord as u32, reader, &*weight, query, &plan)? {
+            cursors.push(cursor);
+        }
+    }
+    let mut merge = Merge {
+        cursors,
+        older: plan.older,
+    };
+    match &query.grouping {
+        None => flat(searcher, fields, query, &plan, &mut merge),
+        Some(grouping) => grouped(searcher, fields, grouping, &mut merge),
+    }
+}
+
+/// The limits of the walk, derived once per query.
+struct Plan {
+    /// Walk towards older activities (newest first)?
+    older: bool,
+    /// Highest `published` (inclusive) any result may have.
+    max_ms: i64,
+    /// Lowest `published` (inclusive) any result may have.
+    min_ms: i64,
+    /// Results must be strictly before this position (in `(published, id)` order).
+    before: Option<(i64, String)>,
+    /// Results must be strictly after this position.
+    after: Option<(i64, String)>,
+}
+
+impl Plan {
+    fn new(query: &FeedQuery) -> Self {
+        let mut plan = Plan {
+            older: match query.grouping {
+                // Grouped feeds list groups in the query's order; a bound only restricts them.
+                Some(_) => query.order == Order::Desc,
+                None => Bound::walks_older(query.page.bound.as_ref(), query.order),
+            },
+            max_ms: i64::MAX,
+            min_ms: i64::MIN,
+            before: None,
+            after: None,
+        };
+        if let Some(until) = query.filter.until {
+            plan.max_ms = until.timestamp_millis() - 1;
+        }
+        if let Some(since) = query.filter.since {
+            plan.min_ms = since.timestamp_millis();
+        }
+        if let Source::Network(rules) = &query.source {
+            // No rule reaches anything older than the oldest link.
+            let oldest = rules.iter().map(|r| r.since.timestamp_millis()).min();
+            plan.min_ms = plan.min_ms.max(oldest.unwrap_or(i64::MAX));
+        }
+        match &query.page.bound {
+            Some(Bound::OlderThan(p)) => {
+                let ms = p.published.timestamp_millis();
+                plan.max_ms = plan.max_ms.min(ms);
+                plan.before = Some((ms, p.id.clone()));
+            }
+            Some(Bound::NewerThan(p)) => {
+                let ms = p.published.timestamp_millis();
+                plan.min_ms = plan.min_ms.max(ms);
+                plan.after = Some((ms, p.id.clone()));
+            }
+            None => {}
+        }
+        plan
+    }
+}
+
+/// The candidate documents: the posting lists of every linked entity (or all documents), ANDed
+/// with the entity and verb filters. Link time bounds are checked per document on columns.
+fn candidates(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    query: &FeedQuery,
+) -> Result<Box<dyn Weight>> {
+    let term = |field, text: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, text),
+            IndexRecordOption::Basic,
+        ))
+    };
+    let any_of = |clauses: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))
+    };
+    let mut must: Vec<Box<dyn Query>> = Vec::new();
+    if let Source::Network(rules) = &query.source {
+        let mut seen = HashSet::new();
+        let mut clauses = Vec::new();
+        for rule in rules {
+            if !seen.insert((rule.class, &rule.entity)) {
+                continue;
+            }
+            let text = entity_term(&rule.entity);
+            match rule.class {
+                LinkClass::Actor => clauses.push(term(fields.actor, &text)),
+                LinkClass::Object => {
+                    clauses.push(term(fields.object, &text));
+                    clauses.push(term(fields.target, &text));
+                }
+            }
+        }
+        must.push(any_of(clauses));
+    }
+    let filter = &query.filter;
+    for (entity, key_field, id_field) in [
+        (&filter.actor, fields.actor, fields.actor_id),
+        (&filter.object, fields.object, fields.object_id),
+        (&filter.target, fields.target, fields.target_id),
+    ] {
+        if let Some(EntityFilter { id, kind }) = entity {
+            must.push(match kind {
+                Some(kind) => term(
+                    key_field,
+                    &entity_term(&EntityKey {
+                        kind: kind.clone(),
+                        id: id.clone(),
+                    }),
+                ),
+                None => term(id_field, id),
+            });
+        }
+    }
+    if !filter.verbs.is_empty() {
+        must.push(any_of(
+            filter.verbs.iter().map(|v| term(fields.verb, v)).collect(),
+        ));
+    }
+    let query: Box<dyn Query> = match must.len() {
+        0 => Box::new(AllQuery),
+        1 => must.pop().expect("one clause"),
+        _ => Box::new(BooleanQuery::new(
+            must.into_iter().map(|q| (Occur::Must, q)).collect(),
+        )),
+    };
+    query
+        .weight(EnableScoring::disabled_from_searcher(searcher))
+        .map_err(backend)
+}
+
+/// A candidate document in one segment.
+#[derive(Clone, Copy)]
+struct Candidate {
+    published: i64,
+    id_ord: u64,
+    doc: DocId,
+}
+
+/// The columns one segment's checks read.
+struct Columns {
+    published: Column<i64>,
+    id: StrColumn,
+    verb: StrColumn,
+    actor: StrColumn,
+    object: StrColumn,
+    target: StrColumn,
+}
+
+/// Per-segment rules, translated from entity keys to term ordinals of this segment's columns.
+struct SegmentRules {
+    /// `None` for a network-free search.
+    network: Option<[HashMap<u64, i64>; 3]>,
+    verbs: Option<HashSet<u64>>,
+    exclude_actors: HashSet<u64>,
+    exclude_objects: HashSet<u64>,
+}
+
+/// One segment's candidates, yielded in walk order, exactly ordered by `(published, id)`.
+struct Cursor {
+    segment_ord: u32,
+    columns: Columns,
+    rules: SegmentRules,
+    scorer: Box<dyn tantivy::query::Scorer>,
+    alive: Option<tantivy::fastfield::AliveBitSet>,
+    /// Candidates ready to yield, in walk order.
+    queue: VecDeque<Candidate>,
+    /// A passing document read ahead of the queue (newest-first walks).
+    lookahead: Option<Candidate>,
+    exhausted: bool,
+    older: bool,
+    min_ms: i64,
+    before: Option<(i64, String)>,
+    after: Option<(i64, String)>,
+    /// Group values already resolved, by column and ordinal.
+    cache: HashMap<(u8, u64), GroupValue>,
+}
+
+impl Cursor {
+    fn open(
+        segment_ord: u32,
+        reader: &SegmentReader,
+        weight: &dyn Weight,
+        query: &FeedQuery,
+        plan: &Plan,
+    ) -> Result<Option<Cursor>> {
+        let ff = reader.fast_fields();
+        let str_column = |name: &str| -> Result<StrColumn> {
+            ff.str(name)
+                .map_err(backend)?
+                .ok_or_else(|| Error::backend("embedded", format!("column {name} is missing")))
+        };
+        let columns = Columns {
+            published: ff.i64(feed::PUBLISHED).map_err(backend)?,
+            id: str_column(feed::ID)?,
+            verb: str_column(feed::VERB)?,
+            actor: str_column(feed::ACTOR)?,
+            object: str_column(feed::OBJECT)?,
+            target: str_column(feed::TARGET)?,
+        };
+        let Some(rules) = SegmentRules::new(&columns, query)? else {
+            return Ok(None);
+        };
+        let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
+        // Skip straight to the first document not newer than the upper limit.
+        let start = first_doc_at_or_below(&columns.published, reader.max_doc(), plan.max_ms);
+        if scorer.doc() != TERMINATED && scorer.doc() < start {
+            scorer.seek(start);
+        }
+        let mut cursor = Cursor {
+            segment_ord,
+            columns,
+            rules,
+            scorer,
+            alive: reader.alive_bitset().cloned(),
+            queue: VecDeque::new(),
+            lookahead: None,
+            exhausted: false,
+            older: plan.older,
+            min_ms: plan.min_ms,
+            before: plan.before.clone(),
+            after: plan.after.clone(),
+            cache: HashMap::new(),
+        };
+        if !cursor.older {
+            // Newest-first segments cannot be read oldest-first lazily: take every candidate
+            // down to the lower limit, then yield them in reverse.
+            let mut all = Vec::new();
+            while let Some(c) = cursor.next_passing()? {
+                all.push(c);
+            }
+            all.sort_unstable_by(|a, b| (a.published, a.id_ord).cmp(&(b.published, b.id_ord)));
+            cursor.queue = all.into();
+        }
+        Ok(Some(cursor))
+    }
+
+    /// The next document of the scorer that passes every check, newest first.
+    fn next_passing(&mut self) -> Result<Option<Candidate>> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        let mut doc = self.scorer.doc();
+        while doc != TERMINATED {
+            let published = self.columns.published.first(doc).unwrap_or(i64::MIN);
+            if published < self.min_ms {
+                break;
+            }
+            let candidate = self.check(doc, published)?;
+            doc = self.scorer.advance();
+            if candidate.is_some() {
+                return Ok(candidate);
+            }
+        }
+        self.exhausted = true;
+        Ok(None)
+    }
+
+    fn check(&self, doc: DocId, published: i64) -> Result<Option<Candidate>> {
+        if self.alive.as_ref().is_some_and(|a| a.is_deleted(doc)) {
+            return Ok(None);
+        }
+        let ord = |column: &StrColumn| column.ords().first(doc);
+        let rules = &self.rules;
+        if let Some(verbs) = &rules.verbs {
+            if !ord(&self.columns.verb).is_some_and(|o| verbs.contains(&o)) {
+                return Ok(None);
+            }
+        }
+        let actor = ord(&self.columns.actor);
+        let object = ord(&self.columns.object);
+        if actor.is_some_and(|o| rules.exclude_actors.contains(&o))
+            || object.is_some_and(|o| rules.exclude_objects.contains(&o))
+        {
+            return Ok(None);
+        }
+        if let Some([by_actor, by_object, by_target]) = &rules.network {
+            let reached = |map: &HashMap<u64, i64>, ord: Option<u64>| {
+                ord.and_then(|o| map.get(&o))
+                    .is_some_and(|since| published >= *since)
+            };
+            if !(reached(by_actor, actor)
+                || reached(by_object, object)
+                || reached(by_target, ord(&self.columns.target)))
+            {
+                return Ok(None);
+            }
+        }
+        let Some(id_ord) = ord(&self.columns.id) else {
+            return Ok(None);
+        };
+        let candidate = Candidate {
+            published,
+            id_ord,
+            doc,
+        };
+        // The keyset position, exactly: only documents at the position's millisecond need
+        // their id compared.
+        if let Some((ms, id)) = &self.before {
+            if published == *ms && self.id(&candidate)?.as_str() >= id.as_str() {
+                return Ok(None);
+            }
+        }
+        if let Some((ms, id)) = &self.after {
+            if published == *ms && self.id(&candidate)?.as_str() <= id.as_str() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(candidate))
+    }
+
+    /// The next candidate in walk order without consuming it.
+    fn head(&mut self) -> Result<Option<Candidate>> {
+        if self.queue.is_empty() && self.older {
+            // Gather every candidate of the next millisecond, so ties come out ordered by id.
+            let first = match self.lookahead.take() {
+                Some(c) => Some(c),
+                None => self.next_passing()?,
+            };
+            if let Some(first) = first {
+                self.queue.push_back(first);
+                while let Some(next) = self.next_passing()? {
+                    if next.published == first.published {
+                        self.queue.push_back(next);
+                    } else {
+                        self.lookahead = Some(next);
+                        break;
+                    }
+                }
+                if self.queue.len() > 1 {
+                    self.queue
+                        .make_contiguous()
+                        .sort_unstable_by(|a, b| b.id_ord.cmp(&a.id_ord));
+                }
+            }
+        }
+        Ok(self.queue.front().copied())
+    }
+
+    fn id(&self, candidate: &Candidate) -> Result<String> {
+        let mut out = String::new();
+        self.columns
+            .id
+            .ord_to_str(candidate.id_ord, &mut out)
+            .map_err(|e| Error::backend("embedded", e))?;
+        Ok(out)
+    }
+
+    /// The value of a grouping or collapse key for a candidate.
+    fn value(&mut self, key: GroupKey, candidate: &Candidate) -> Result<GroupValue> {
+        let (slot, column) = match key {
+            GroupKey::Verb => (0, &self.columns.verb),
+            GroupKey::Actor => (1, &self.columns.actor),
+            GroupKey::Object => (2, &self.columns.object),
+            GroupKey::Target => (3, &self.columns.target),
+            GroupKey::Year | GroupKey::Month | GroupKey::Day => {
+                let published = timestamp(candidate.published)?;
+                return Ok(match key {
+                    GroupKey::Year => GroupValue::Year(published.year()),
+                    GroupKey::Month => GroupValue::Month(published.month()),
+                    _ => GroupValue::Day(published.date_naive()),
+                });
+            }
+        };
+        let Some(ord) = column.ords().first(candidate.doc) else {
+            return Ok(GroupValue::Entity(None));
+        };
+        if let Some(value) = self.cache.get(&(slot, ord)) {
+            return Ok(value.clone());
+        }
+        let mut text = String::new();
+        column
+            .ord_to_str(ord, &mut text)
+            .map_err(|e| Error::backend("embedded", e))?;
+        let value = if key == GroupKey::Verb {
+            GroupValue::Verb(text)
+        } else {
+            GroupValue::Entity(parse_entity_term(&text))
+        };
+        self.cache.insert((slot, ord), value.clone());
+        Ok(value)
+    }
+}
+
+impl SegmentRules {
+    /// Translates the query's entities to this segment's ordinals; `None` if no document of the
+    /// segment can match.
+    fn new(columns: &Columns, query: &FeedQuery) -> Result<Option<Self>> {
+        let ord_of = |column: &StrColumn, key: &EntityKey| -> Result<Option<u64>> {
+            column
+                .dictionary()
+                .term_ord(entity_term(key))
+                .map_err(|e| Error::backend("embedded", e))
+        };
+        let network = match &query.source {
+            Source::All => None,
+            Source::Network(rules) => {
+                let mut maps: [HashMap<u64, i64>; 3] = Default::default();
+                for rule in rules {
+                    let since = rule.since.timestamp_millis();
+                    let targets: &[(usize, &StrColumn)] = match rule.class {
+                        LinkClass::Actor => &[(0, &columns.actor)],
+                        LinkClass::Object => &[(1, &columns.object), (2, &columns.target)],
+                    };
+                    for (slot, column) in targets {
+                        if let Some(ord) = ord_of(column, &rule.entity)? {
+                            let entry = maps[*slot].entry(ord).or_insert(since);
+                            *entry = (*entry).min(since);
+                        }
+                    }
+                }
+                if maps.iter().all(HashMap::is_empty) {
+                    return Ok(None);
+                }
+                Some(maps)
+            }
+        };
+        let verbs = if query.filter.verbs.is_empty() {
+            None
+        } else {
+            let mut ords = HashSet::new();
+            for verb in &query.filter.verbs {
+                if let Some(ord) = columns
+                    .verb
+                    .dictionary()
+                    .term_ord(verb)
+                    .map_err(|e| Error::backend("embedded", e))?
+                {
+                    ords.insert(ord);
+                }
+            }
+            if ords.is_empty() {
+                return Ok(None);
+            }
+            Some(ords)
+        };
+        let ords = |column: &StrColumn, keys: &[EntityKey]| -> Result<HashSet<u64>> {
+            let mut set = HashSet::new();
+            for key in keys {
+                set.extend(ord_of(column, key)?);
+            }
+            Ok(set)
+        };
+        Ok(Some(SegmentRules {
+            network,
+            verbs,
+            exclude_actors: ords(&columns.actor, &query.filter.exclude_actors)?,
+            exclude_objects: ords(&columns.object, &query.filter.exclude_objects)?,
+        }))
+    }
+}
+
+/// The first document whose `published` is at or below `max_ms` in a newest-first segment.
+fn first_doc_at_or_below(published: &Column<i64>, max_doc: DocId, max_ms: i64) -> DocId {
+    if max_ms == i64::MAX {
+        return 0;
+    }
+    let (mut lo, mut hi) = (0, max_doc);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if published.first(mid).unwrap_or(i64::MIN) > max_ms {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The segment cursors merged into one walk.
+struct Merge {
+    cursors: Vec<Cursor>,
+    older: bool,
+}
+
+impl Merge {
+    /// The next candidate over all segments, and the index of its cursor.
+    fn next(&mut self) -> Result<Option<(usize, Candidate)>> {
+        let mut best: Option<(usize, Candidate)> = None;
+        for i in 0..self.cursors.len() {
+            let Some(head) = self.cursors[i].head()? else {
+                continue;
+            };
+            best = match best {
+                None => Some((i, head)),
+                Some((j, current)) => {
+                    let mut order = head.published.cmp(&current.published);
+                    if order == Ordering::Equal {
+                        order = self.cursors[i]
+                            .id(&head)?
+                            .cmp(&self.cursors[j].id(&current)?);
+                    }
+                    let better = if self.older {
+                        order == Ordering::Greater
+                    } else {
+                        order == Ordering::Less
+                    };
+                    Some(if better { (i, head) } else { (j, current) })
+                }
+            };
+        }
+        if let Some((i, _)) = best {
+            self.cursors[i].queue.pop_front();
+        }
+        Ok(best)
+    }
+
+    fn address(&self, (i, candidate): (usize, Candidate)) -> DocAddress {
+        DocAddress::new(self.cursors[i].segment_ord, candidate.doc)
+    }
+}
+
+fn flat(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    query: &FeedQuery,
+    plan: &Plan,
+    merge: &mut Merge,
+) -> Result<FeedResult> {
+    let size = query.page.size;
+    let mut seen = HashSet::new();
+    let mut addresses = Vec::with_capacity(size + 1);
+    while addresses.len() <= size {
+        let Some(next) = merge.next()? else { break };
+        if let Some(key) = query.collapse {
+            let value = merge.cursors[next.0].value(key, &next.1)?;
+            if !seen.insert(value) {
+                continue;
+            }
+        }
+        addresses.push(merge.address(next));
+    }
+    let more = addresses.len() > size;
+    addresses.truncate(size);
+    let mut hits = addresses
+        .into_iter()
+        .map(|address| {
+            Ok(Hit {
+                activity: load_activity(searcher, address, fields)?,
+                score: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if plan.older != (query.order == Order::Desc) {
+        hits.reverse();
+    }
+    Ok(FeedResult {
+        hits,
+        more,
+        groups: Vec::new(),
+    })
+}
+
+/// A group being filled during the walk.
+struct Node {
+    value: GroupValue,
+    first_ms: i64,
+    count: u64,
+    actors: HashSet<EntityKey>,
+    recent_actors: Vec<EntityKey>,
+    hits: Vec<DocAddress>,
+    children: Vec<Node>,
+    index: HashMap<GroupValue, usize>,
+}
+
+impl Node {
+    fn new(value: GroupValue, first_ms: i64) -> Self {
+        Node {
+            value,
+            first_ms,
+            count: 0,
+            actors: HashSet::new(),
+            recent_actors: Vec::new(),
+            hits: Vec::new(),
+            children: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// Whether no further (later-walked) activity can change this node's output.
+    fn saturated(&self, grouping: &Grouping, depth: usize) -> bool {
+        match grouping.levels.get(depth) {
+            None => self.hits.len() >= grouping.hits_per_group,
+            Some(level) => {
+                self.children.len() >= level.size
+                    && self
+                        .children
+                        .iter()
+                        .all(|c| c.saturated(grouping, depth + 1))
+            }
+        }
+    }
+}
+
+fn grouped(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    grouping: &Grouping,
+    merge: &mut Merge,
+) -> Result<FeedResult> {
+    let wants_actor = grouping.metrics.iter().any(|m| *m != Metric::Count);
+    let mut root = Node::new(GroupValue::Verb(String::new()), 0);
+    let mut since_check = 0u32;
+    while let Some((i, candidate)) = merge.next()? {
+        let cursor = &mut merge.cursors[i];
+        let mut values = Vec::with_capacity(grouping.levels.len());
+        for level in &grouping.levels {
+            values.push(cursor.value(level.key, &candidate)?);
+        }
+        let actor = if wants_actor {
+            match cursor.value(GroupKey::Actor, &candidate)? {
+                GroupValue::Entity(Some(key)) => Some(key),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let address = DocAddress::new(cursor.segment_ord, candidate.doc);
+        insert(
+            &mut root,
+            grouping,
+            0,
+            values,
+            candidate.published,
+            actor.as_ref(),
+            address,
+        );
+        since_check += 1;
+        if grouping.metrics.is_empty() && since_check >= 64 {
+            since_check = 0;
+            if root.saturated(grouping, 0) {
+                break;
+            }
+        }
+    }
+    let groups = root
+        .children
+        .into_iter()
+        .map(|node| finish(searcher, fields, grouping, node))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(FeedResult {
+        hits: Vec::new(),
+        more: false,
+        groups,
+    })
+}
+
+fn insert(
+    node: &mut Node,
+    grouping: &Grouping,
+    depth: usize,
+    mut values: Vec<GroupValue>,
+    published: i64,
+    actor: Option<&EntityKey>,
+    address: DocAddress,
+) {
+    let Some(level) = grouping.levels.get(depth) else {
+        if node.hits.len() < grouping.hits_per_group {
+            node.hits.push(address);
+        }
+        return;
+    };
+    let value = values.remove(0);
+    let slot = match node.index.get(&value) {
+        Some(slot) => *slot,
+        // Walk order is group order: a group first seen after the level is full ranks below
+        // every kept group, so it is left out (and would be on any backend).
+        None if node.children.len() >= level.size => return,
+        None => {
+            node.index.insert(value.clone(), node.children.len());
+            node.children.push(Node::new(value, published));
+            node.children.len() - 1
+        }
+    };
+    let child = &mut node.children[slot];
+    count(child, grouping, actor);
+    insert(
+        child,
+        grouping,
+        depth + 1,
+        values,
+        published,
+        actor,
+        address,
+    );
+}
+
+fn count(node: &mut Node, grouping: &Grouping, actor: Option<&EntityKey>) {
+    node.count += 1;
+    let Some(actor) = actor else { return };
+    if node.actors.insert(actor.clone()) {
+        for metric in &grouping.metrics {
+            if let Metric::RecentActors(n) = metric {
+                if node.recent_actors.len() < *n {
+                    node.recent_actors.push(actor.clone());
+                }
+            }
+        }
+    }
+}
+
+fn finish(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    grouping: &Grouping,
+    node: Node,
+) -> Result<Group> {
+    let has = |m: fn(&Metric) -> bool| grouping.metrics.iter().any(m);
+    Ok(Group {
+        value: node.value,
+        newest: timestamp(node.first_ms)?,
+        count: has(|m| *m == Metric::Count).then_some(node.count),
+        distinct_actors: has(|m| *m == Metric::DistinctActors).then_some(node.actors.len() as u64),
+        recent_actors: has(|m| matches!(m, Metric::RecentActors(_))).then_some(node.recent_actors),
+        hits: node
+            .hits
+            .into_iter()
+            .map(|address| {
+                Ok(Hit {
+                    activity: load_activity(searcher, address, fields)?,
+                    score: None,
+                })
+            })
+            .collect::<Result<_>>()?,
+        groups: node
+            .children
+            .into_iter()
+            .map(|child| finish(searcher, fields, grouping, child))
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn timestamp(ms: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| Error::backend("embedded", format!("stored timestamp {ms} is out of range")))
+}
+
+fn backend(e: tantivy::TantivyError) -> Error {
+    Error::backend("embedded", e)
+}

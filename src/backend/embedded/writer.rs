@@ -1,0 +1,378 @@
+//! The single writer of an embedded store.
+//!
+//! tantivy allows one `IndexWriter` per index, and a commit per write would cap throughput at a
+//! few hundred writes per second. So one thread owns both writers: it takes every write waiting in
+//! its queue, applies them in arrival order, commits once, reloads the readers, and only then
+//! answers each caller. A write is therefore visible to the next read once acknowledged, and
+//! concurrent writers are grouped into one commit without any help from the caller.
+//!
+//! Existence checks (link exists, activity owned by another actor) must see both what is committed
+//! and what earlier writes of the same batch did; the batch keeps an overlay of its own changes.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
+use tokio::sync::oneshot;
+
+use super::schema::{entity_term, from_source, link_target_term, FeedFields, LinkFields};
+use crate::activity::{Activity, EntityKey};
+use crate::backend::Erased;
+use crate::error::{Error, Result};
+use crate::network::{Link, LinkChange, LinkClass, LinkKey, LinkTarget};
+
+/// How many queued writes one commit takes at most.
+const MAX_BATCH: usize = 10_000;
+
+/// A write, as sent to the writer thread.
+pub(super) enum Op {
+    PutActivities(Vec<Activity>, oneshot::Sender<Result<Vec<Result<String>>>>),
+    DeleteActivity(String, oneshot::Sender<Result<bool>>),
+    EraseActor(EntityKey, oneshot::Sender<Result<Erased>>),
+    InsertLink(Link, oneshot::Sender<Result<()>>),
+    UpdateLink(LinkKey, LinkChange, oneshot::Sender<Result<Link>>),
+    DeleteLink(LinkKey, oneshot::Sender<Result<()>>),
+}
+
+/// An answer waiting for the commit that makes it true.
+enum Reply {
+    Ids(
+        oneshot::Sender<Result<Vec<Result<String>>>>,
+        Vec<Result<String>>,
+    ),
+    Bool(oneshot::Sender<Result<bool>>, bool),
+    Erased(oneshot::Sender<Result<Erased>>, Erased),
+    Unit(oneshot::Sender<Result<()>>, ()),
+    Link(oneshot::Sender<Result<Link>>, Link),
+}
+
+impl Reply {
+    /// Sends the answer, or the commit's error instead. A caller that stopped waiting is fine.
+    fn send(self, failure: Option<&str>) {
+        let fail = || Error::backend("embedded", failure.unwrap_or_default().to_owned());
+        macro_rules! answer {
+            ($tx:expr, $value:expr) => {{
+                let _ = $tx.send(match failure {
+                    None => Ok($value),
+                    Some(_) => Err(fail()),
+                });
+            }};
+        }
+        match self {
+            Reply::Ids(tx, v) => answer!(tx, v),
+            Reply::Bool(tx, v) => answer!(tx, v),
+            Reply::Erased(tx, v) => answer!(tx, v),
+            Reply::Unit(tx, v) => answer!(tx, v),
+            Reply::Link(tx, v) => answer!(tx, v),
+        }
+    }
+}
+
+/// The writer thread's state.
+pub(super) struct Writer {
+    pub(super) feeds: IndexWriter,
+    pub(super) network: IndexWriter,
+    pub(super) feeds_reader: IndexReader,
+    pub(super) network_reader: IndexReader,
+    pub(super) feed_fields: FeedFields,
+    pub(super) link_fields: LinkFields,
+}
+
+/// What the current batch changed and has not committed yet.
+#[derive(Default)]
+struct Batch {
+    /// Activity id → its actor after this batch (`None`: deleted).
+    activities: HashMap<String, Option<EntityKey>>,
+    /// Link id → the link after this batch (`None`: deleted).
+    links: HashMap<String, Option<Link>>,
+    feeds_dirty: bool,
+    network_dirty: bool,
+    replies: Vec<Reply>,
+}
+
+impl Writer {
+    /// Serves the queue until every sender is gone, then waits for merges and releases the locks.
+    pub(super) fn run(mut self, queue: mpsc::Receiver<Op>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = Batch::default();
+            let mut op = Some(first);
+            let mut taken = 0;
+            while let Some(current) = op.take() {
+                taken += 1;
+                if let Op::EraseActor(..) = current {
+                    // Erasing touches many documents the overlay does not track: commit what
+                    // came before, erase, and commit again.
+                    self.commit(&mut batch);
+                    self.apply(current, &mut batch);
+                    self.commit(&mut batch);
+                } else {
+                    self.apply(current, &mut batch);
+                }
+                if taken < MAX_BATCH {
+                    op = queue.try_recv().ok();
+                }
+            }
+            self.commit(&mut batch);
+        }
+        let _ = self.feeds.wait_merging_threads();
+        let _ = self.network.wait_merging_threads();
+    }
+
+    /// Commits the batch, reloads the readers and answers its callers.
+    fn commit(&mut self, batch: &mut Batch) {
+        let mut failure = None;
+        for (dirty, writer, reader) in [
+            (batch.feeds_dirty, &mut self.feeds, &self.feeds_reader),
+            (batch.network_dirty, &mut self.network, &self.network_reader),
+        ] {
+            if !dirty || failure.is_some() {
+                continue;
+            }
+            if let Err(e) = writer.commit().and_then(|_| reader.reload()) {
+                failure = Some(e.to_string());
+                let _ = writer.rollback();
+            }
+        }
+        for reply in batch.replies.drain(..) {
+            reply.send(failure.as_deref());
+        }
+        *batch = Batch::default();
+    }
+
+    fn apply(&mut self, op: Op, batch: &mut Batch) {
+        match op {
+            Op::PutActivities(activities, tx) => match self.put_activities(activities, batch) {
+                Ok(ids) => batch.replies.push(Reply::Ids(tx, ids)),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Op::DeleteActivity(id, tx) => match self.delete_activity(&id, batch) {
+                Ok(found) => batch.replies.push(Reply::Bool(tx, found)),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Op::EraseActor(actor, tx) => match self.erase_actor(&actor, batch) {
+                Ok(erased) => batch.replies.push(Reply::Erased(tx, erased)),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Op::InsertLink(link, tx) => match self.insert_link(link, batch) {
+                Ok(()) => batch.replies.push(Reply::Unit(tx, ())),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Op::UpdateLink(key, change, tx) => match self.update_link(&key, &change, batch) {
+                Ok(link) => batch.replies.push(Reply::Link(tx, link)),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Op::DeleteLink(key, tx) => match self.delete_link(&key, batch) {
+                Ok(()) => batch.replies.push(Reply::Unit(tx, ())),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+        }
+    }
+
+    fn put_activities(
+        &mut self,
+        activities: Vec<Activity>,
+        batch: &mut Batch,
+    ) -> Result<Vec<Result<String>>> {
+        // Build every document first: an activity that cannot be serialised fails the whole call
+        // before anything is written.
+        let docs = activities
+            .iter()
+            .map(|a| self.feed_fields.document(a))
+            .collect::<Result<Vec<_>>>()?;
+        let searcher = self.feeds_reader.searcher();
+        let mut results = Vec::with_capacity(activities.len());
+        for (activity, doc) in activities.into_iter().zip(docs) {
+            let id = activity.id().unwrap_or_default().to_owned();
+            let actor = activity.actor().key().clone();
+            let stored = match batch.activities.get(&id) {
+                Some(state) => state.clone(),
+                None => self.stored_actor(&searcher, &id)?,
+            };
+            if let Some(stored) = stored.filter(|stored| *stored != actor) {
+                results.push(Err(Error::ActivityConflict {
+                    id,
+                    stored_actor: stored.to_string(),
+                    given_actor: actor.to_string(),
+                }));
+                continue;
+            }
+            self.feeds
+                .delete_term(Term::from_field_text(self.feed_fields.id, &id));
+            self.feeds.add_document(doc).map_err(backend)?;
+            batch.activities.insert(id.clone(), Some(actor));
+            batch.feeds_dirty = true;
+            results.push(Ok(id));
+        }
+        Ok(results)
+    }
+
+    /// The actor of the committed activity with this id, if there is one.
+    fn stored_actor(&self, searcher: &Searcher, id: &str) -> Result<Option<EntityKey>> {
+        let query = TermQuery::new(
+            Term::from_field_text(self.feed_fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        let hits = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(backend)?;
+        let Some((_, address)) = hits.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*address).map_err(backend)?;
+        let activity: Activity = from_source(&doc, self.feed_fields.source)?;
+        Ok(Some(activity.actor().key().clone()))
+    }
+
+    fn delete_activity(&mut self, id: &str, batch: &mut Batch) -> Result<bool> {
+        let exists = match batch.activities.get(id) {
+            Some(state) => state.is_some(),
+            None => self
+                .stored_actor(&self.feeds_reader.searcher(), id)?
+                .is_some(),
+        };
+        if exists {
+            self.feeds
+                .delete_term(Term::from_field_text(self.feed_fields.id, id));
+            batch.activities.insert(id.to_owned(), None);
+            batch.feeds_dirty = true;
+        }
+        Ok(exists)
+    }
+
+    fn erase_actor(&mut self, actor: &EntityKey, batch: &mut Batch) -> Result<Erased> {
+        let activity_term = Term::from_field_text(self.feed_fields.actor, &entity_term(actor));
+        let activities = self
+            .feeds_reader
+            .searcher()
+            .search(
+                &TermQuery::new(activity_term.clone(), IndexRecordOption::Basic),
+                &Count,
+            )
+            .map_err(backend)?;
+        let from = Term::from_field_text(self.link_fields.user, &actor.id);
+        let to = Term::from_field_text(
+            self.link_fields.target,
+            &link_target_term(&LinkTarget {
+                class: LinkClass::Actor,
+                id: actor.id.clone(),
+                kind: actor.kind.clone(),
+            }),
+        );
+        // One query for both, so a self-follow is counted once.
+        let either = BooleanQuery::new(
+            [from.clone(), to.clone()]
+                .into_iter()
+                .map(|t| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect(),
+        );
+        let links = self
+            .network_reader
+            .searcher()
+            .search(&either, &Count)
+            .map_err(backend)?;
+        self.feeds.delete_term(activity_term);
+        self.network.delete_term(from);
+        self.network.delete_term(to);
+        batch.feeds_dirty = true;
+        batch.network_dirty = true;
+        Ok(Erased {
+            activities: activities as u64,
+            links: links as u64,
+        })
+    }
+
+    /// The link with this identity after the batch so far, if there is one.
+    fn current_link(&self, key: &LinkKey, batch: &Batch) -> Result<Option<Link>> {
+        let id = key.doc_id();
+        if let Some(state) = batch.links.get(&id) {
+            return Ok(state.clone());
+        }
+        let searcher = self.network_reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.link_fields.id, &id),
+            IndexRecordOption::Basic,
+        );
+        let hits = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(backend)?;
+        match hits.first() {
+            None => Ok(None),
+            Some((_, address)) => {
+                let doc: TantivyDocument = searcher.doc(*address).map_err(backend)?;
+                Ok(Some(from_source(&doc, self.link_fields.source)?))
+            }
+        }
+    }
+
+    fn write_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
+        let id = link.key().doc_id();
+        let doc = self.link_fields.document(&link)?;
+        self.network
+            .delete_term(Term::from_field_text(self.link_fields.id, &id));
+        self.network.add_document(doc).map_err(backend)?;
+        batch.links.insert(id, Some(link));
+        batch.network_dirty = true;
+        Ok(())
+    }
+
+    fn insert_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
+        if self.current_link(link.key(), batch)?.is_some() {
+            return Err(Error::LinkExists {
+                link: link.key().to_string(),
+            });
+        }
+        self.write_link(link, batch)
+    }
+
+    fn update_link(
+        &mut self,
+        key: &LinkKey,
+        change: &LinkChange,
+        batch: &mut Batch,
+    ) -> Result<Link> {
+        let mut link = self
+            .current_link(key, batch)?
+            .ok_or_else(|| Error::LinkNotFound {
+                link: key.to_string(),
+            })?;
+        link.apply(change);
+        self.write_link(link.clone(), batch)?;
+        Ok(link)
+    }
+
+    fn delete_link(&mut self, key: &LinkKey, batch: &mut Batch) -> Result<()> {
+        if self.current_link(key, batch)?.is_none() {
+            return Err(Error::LinkNotFound {
+                link: key.to_string(),
+            });
+        }
+        let id = key.doc_id();
+        self.network
+            .delete_term(Term::from_field_text(self.link_fields.id, &id));
+        batch.links.insert(id, None);
+        batch.network_dirty = true;
+        Ok(())
+    }
+}
+
+fn backend(e: tantivy::TantivyError) -> Error {
+    Error::backend("embedded", e)
+}

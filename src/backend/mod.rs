@@ -1,0 +1,117 @@
+//! The [`FeedBackend`] trait every storage engine implements, and the engines themselves.
+//!
+//! The trait holds only primitives; validation, id assignment and convenience live in the
+//! [`Manager`](crate::Manager), so a backend never sees an invalid input.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::activity::{Activity, EntityKey};
+use crate::error::Result;
+use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
+use crate::query::FeedQuery;
+use crate::result::FeedResult;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+/// A storage engine for activities and links.
+///
+/// Writes are acknowledged only once they are visible to the next read through the same backend.
+#[async_trait]
+pub trait FeedBackend: Debug + Send + Sync + 'static {
+    /// The backend's name, used in errors (`embedded`, `elasticsearch`, …).
+    fn name(&self) -> &'static str;
+
+    /// Stores activities, each with its id set. An id already stored for the same actor is
+    /// replaced; an id stored for another actor is [`Error::ActivityConflict`] for that item
+    /// alone. Returns one result per item, in order.
+    ///
+    /// [`Error::ActivityConflict`]: crate::Error::ActivityConflict
+    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>>;
+
+    /// Loads one activity.
+    async fn get_activity(&self, id: &str) -> Result<Option<Activity>>;
+
+    /// Removes one activity; `false` if it was not stored.
+    async fn delete_activity(&self, id: &str) -> Result<bool>;
+
+    /// Removes every activity of an actor and every link from or to them.
+    async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased>;
+
+    /// Stores a new link; [`Error::LinkExists`](crate::Error::LinkExists) if its identity is
+    /// already stored.
+    async fn insert_link(&self, link: Link) -> Result<()>;
+
+    /// Changes a stored link's weight or extra.
+    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link>;
+
+    /// Removes a link; [`Error::LinkNotFound`](crate::Error::LinkNotFound) if it is not stored.
+    async fn delete_link(&self, key: &LinkKey) -> Result<()>;
+
+    /// A user's links, newest first (ties by link id), at most `limit`, with the total count.
+    async fn network(&self, user: &str, limit: usize) -> Result<Network>;
+
+    /// The links pointing at an entity, newest first, at most `limit`, with the total count.
+    async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers>;
+
+    /// Runs a validated feed query.
+    async fn query(&self, query: &FeedQuery) -> Result<FeedResult>;
+
+    /// Finishes pending work and releases the store (the writer lock, connections).
+    async fn close(&self) -> Result<()>;
+}
+
+/// A backend behind dynamic dispatch.
+pub type DynBackend = dyn FeedBackend;
+
+/// What [`FeedBackend::erase_actor`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Erased {
+    /// Activities removed.
+    pub activities: u64,
+    /// Links removed (from the actor and to the actor).
+    pub links: u64,
+}
+
+#[async_trait]
+impl<B: FeedBackend + ?Sized> FeedBackend for Arc<B> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+        (**self).put_activities(activities).await
+    }
+    async fn get_activity(&self, id: &str) -> Result<Option<Activity>> {
+        (**self).get_activity(id).await
+    }
+    async fn delete_activity(&self, id: &str) -> Result<bool> {
+        (**self).delete_activity(id).await
+    }
+    async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
+        (**self).erase_actor(actor).await
+    }
+    async fn insert_link(&self, link: Link) -> Result<()> {
+        (**self).insert_link(link).await
+    }
+    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+        (**self).update_link(key, change).await
+    }
+    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
+        (**self).delete_link(key).await
+    }
+    async fn network(&self, user: &str, limit: usize) -> Result<Network> {
+        (**self).network(user, limit).await
+    }
+    async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers> {
+        (**self).followers(target, limit).await
+    }
+    async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
+        (**self).query(query).await
+    }
+    async fn close(&self) -> Result<()> {
+        (**self).close().await
+    }
+}

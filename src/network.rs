@@ -1,0 +1,452 @@
+//! The network: who follows whom and what, stored once per relation.
+//!
+//! A [`Link`] goes from a user to an entity. Following an *actor* brings that actor's activities
+//! into the user's feed; watching an *object* brings in activities whose object or target is that
+//! entity. Either way only activities published at or after the link time count.
+//!
+//! A link's identity is `(user, link type, class, entity type, entity id)`: a follow and a watch
+//! of the same entity are two links, and weight, time and extra are not part of the identity.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::activity::{format_timestamp, parse_timestamp, storable_timestamp, EntityKey};
+use crate::error::{Error, Result};
+use crate::validate;
+
+/// Whether a link follows an actor or watches an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkClass {
+    /// Matches activities whose actor is the linked entity.
+    Actor,
+    /// Matches activities whose object or target is the linked entity.
+    Object,
+}
+
+impl LinkClass {
+    /// `"actor"` or `"object"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkClass::Actor => "actor",
+            LinkClass::Object => "object",
+        }
+    }
+
+    /// Parses `"actor"` or `"object"` (exactly; the original refused other cases too).
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "actor" => Ok(LinkClass::Actor),
+            "object" => Ok(LinkClass::Object),
+            _ => Err(Error::InvalidLinkClass {
+                value: value.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The entity a link points at: its class, type and id (the Python `linked_activity`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LinkTarget {
+    /// Follow an actor or watch an object.
+    #[serde(rename = "activity_class")]
+    pub class: LinkClass,
+    /// The entity's id.
+    pub id: String,
+    /// The entity's type, lower-case.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl LinkTarget {
+    /// An actor to follow, for example `LinkTarget::actor("mark", "person")`.
+    pub fn actor(id: &str, kind: &str) -> Result<Self> {
+        Self::new(LinkClass::Actor, id, kind)
+    }
+
+    /// An object to watch, for example `LinkTarget::object("project-a", "project")`.
+    pub fn object(id: &str, kind: &str) -> Result<Self> {
+        Self::new(LinkClass::Object, id, kind)
+    }
+
+    fn new(class: LinkClass, id: &str, kind: &str) -> Result<Self> {
+        validate::id("linked entity", id)?;
+        Ok(LinkTarget {
+            class,
+            id: id.to_owned(),
+            kind: validate::keyword("linked entity type", kind)?,
+        })
+    }
+
+    /// The `(type, id)` pair of the linked entity.
+    pub fn entity(&self) -> EntityKey {
+        EntityKey {
+            kind: self.kind.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+impl fmt::Display for LinkTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.class.as_str(), self.kind, self.id)
+    }
+}
+
+/// A link's identity: who links, how, and to what.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkKey {
+    /// The user who follows or watches.
+    #[serde(rename = "actor_id")]
+    pub user: String,
+    /// The kind of link: `follow`, `watch`, or your own (letters only, lower-case).
+    pub link_type: String,
+    /// What is linked.
+    #[serde(rename = "linked_activity")]
+    pub target: LinkTarget,
+}
+
+impl LinkKey {
+    /// The identity of `user` following `target` with the link type `follow`.
+    pub fn follow(user: &str, target: LinkTarget) -> Result<Self> {
+        Self::new(user, "follow", target)
+    }
+
+    /// The identity of `user` watching `target` with the link type `watch`.
+    pub fn watch(user: &str, target: LinkTarget) -> Result<Self> {
+        Self::new(user, "watch", target)
+    }
+
+    /// A link identity with a link type of your own.
+    pub fn new(user: &str, link_type: &str, target: LinkTarget) -> Result<Self> {
+        validate::id("user", user)?;
+        Ok(LinkKey {
+            user: user.to_owned(),
+            link_type: validate::keyword("link type", link_type)?,
+            target,
+        })
+    }
+
+    /// A deterministic document id for this identity: the SHA-256 of its parts, in hex.
+    ///
+    /// Every backend stores a link under this id, so "does this link exist" is a lookup by id
+    /// (exact and immediately consistent), never a search that may lag behind a recent write.
+    pub fn doc_id(&self) -> String {
+        let mut hash = Sha256::new();
+        for part in [
+            self.user.as_str(),
+            self.link_type.as_str(),
+            self.target.class.as_str(),
+            self.target.kind.as_str(),
+            self.target.id.as_str(),
+        ] {
+            // Length-prefix every part so no two identities share a byte string.
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Display for LinkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -{}-> {}", self.user, self.link_type, self.target)
+    }
+}
+
+/// A stored relation from a user to an entity.
+///
+/// ```
+/// use elasticfeeds::{Link, LinkTarget};
+///
+/// let link = Link::new("carlos", "follow", LinkTarget::actor("mark", "person")?)?
+///     .with_weight(2.0)?;
+/// assert_eq!(link.weight(), 2.0);
+/// # Ok::<(), elasticfeeds::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LinkDoc", into = "LinkDoc")]
+pub struct Link {
+    key: LinkKey,
+    linked: DateTime<Utc>,
+    weight: f64,
+    extra: Option<Map<String, Value>>,
+}
+
+impl Link {
+    /// A link made now, with weight 1.
+    pub fn new(user: &str, link_type: &str, target: LinkTarget) -> Result<Self> {
+        Ok(Self::from_key(LinkKey::new(user, link_type, target)?))
+    }
+
+    /// A link made now, with weight 1, from an identity.
+    pub fn from_key(key: LinkKey) -> Self {
+        Link {
+            key,
+            linked: storable_timestamp("linked", Utc::now()).unwrap_or_else(|_| Utc::now()),
+            weight: 1.0,
+            extra: None,
+        }
+    }
+
+    /// Sets the link time: activities published before it never reach the feed through this link.
+    pub fn linked_at(mut self, linked: DateTime<Utc>) -> Result<Self> {
+        self.linked = storable_timestamp("linked", linked)?;
+        Ok(self)
+    }
+
+    /// Sets the weight (any finite number; ranking aggregators use it).
+    pub fn with_weight(mut self, weight: f64) -> Result<Self> {
+        self.weight = check_weight(weight)?;
+        Ok(self)
+    }
+
+    /// Attaches extra data; it must be a JSON object.
+    pub fn with_extra(mut self, extra: Value) -> Result<Self> {
+        self.extra = Some(validate::extra("link", extra)?);
+        Ok(self)
+    }
+
+    /// The link's identity.
+    pub fn key(&self) -> &LinkKey {
+        &self.key
+    }
+
+    /// The user who follows or watches.
+    pub fn user(&self) -> &str {
+        &self.key.user
+    }
+
+    /// What is linked.
+    pub fn target(&self) -> &LinkTarget {
+        &self.key.target
+    }
+
+    /// The link type (`follow`, `watch`, …).
+    pub fn link_type(&self) -> &str {
+        &self.key.link_type
+    }
+
+    /// When the link was made.
+    pub fn linked(&self) -> DateTime<Utc> {
+        self.linked
+    }
+
+    /// The weight.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    /// The extra data, if any.
+    pub fn extra(&self) -> Option<&Map<String, Value>> {
+        self.extra.as_ref()
+    }
+
+    /// Applies a change of weight or extra, keeping identity and link time.
+    pub(crate) fn apply(&mut self, change: &LinkChange) {
+        if let Some(weight) = change.weight {
+            self.weight = weight;
+        }
+        if let Some(extra) = &change.extra {
+            self.extra = extra.clone();
+        }
+    }
+}
+
+fn check_weight(weight: f64) -> Result<f64> {
+    if weight.is_finite() {
+        Ok(weight)
+    } else {
+        Err(Error::InvalidWeight { value: weight })
+    }
+}
+
+/// A change to a stored link's weight or extra data, without re-following (so the link time,
+/// and with it the activities the link reaches, stay as they were).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkChange {
+    pub(crate) weight: Option<f64>,
+    pub(crate) extra: Option<Option<Map<String, Value>>>,
+}
+
+impl LinkChange {
+    /// No change yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a new weight (any finite number).
+    pub fn weight(mut self, weight: f64) -> Result<Self> {
+        self.weight = Some(check_weight(weight)?);
+        Ok(self)
+    }
+
+    /// Replaces the extra data; `Value::Null` removes it, anything else must be an object.
+    pub fn extra(mut self, extra: Value) -> Result<Self> {
+        self.extra = Some(match extra {
+            Value::Null => None,
+            other => Some(validate::extra("link", other)?),
+        });
+        Ok(self)
+    }
+}
+
+/// The stored link document, field for field as the Python library writes it.
+#[derive(Serialize, Deserialize)]
+struct LinkDoc {
+    linked: Value,
+    actor_id: String,
+    link_type: String,
+    linked_activity: LinkTargetDoc,
+    #[serde(default = "one")]
+    link_weight: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra: Option<Map<String, Value>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LinkTargetDoc {
+    activity_class: String,
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl From<Link> for LinkDoc {
+    fn from(link: Link) -> Self {
+        LinkDoc {
+            linked: Value::String(format_timestamp(&link.linked)),
+            actor_id: link.key.user,
+            link_type: link.key.link_type,
+            linked_activity: LinkTargetDoc {
+                activity_class: link.key.target.class.as_str().to_owned(),
+                id: link.key.target.id,
+                kind: link.key.target.kind,
+            },
+            link_weight: link.weight,
+            extra: link.extra,
+        }
+    }
+}
+
+impl TryFrom<LinkDoc> for Link {
+    type Error = Error;
+    fn try_from(doc: LinkDoc) -> Result<Self> {
+        let linked = parse_timestamp(&doc.linked).ok_or_else(|| Error::InvalidTimestamp {
+            field: "linked",
+            value: doc.linked.to_string(),
+        })?;
+        let target = LinkTarget::new(
+            LinkClass::parse(&doc.linked_activity.activity_class)?,
+            &doc.linked_activity.id,
+            &doc.linked_activity.kind,
+        )?;
+        Ok(Link {
+            key: LinkKey::new(&doc.actor_id, &doc.link_type, target)?,
+            linked: storable_timestamp("linked", linked)?,
+            weight: check_weight(doc.link_weight)?,
+            extra: doc.extra,
+        })
+    }
+}
+
+/// A user's links, newest first, as loaded for a feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// Whose network this is.
+    pub user: String,
+    /// The links, newest first, at most the manager's `max_link_size`.
+    pub links: Vec<Link>,
+    /// How many links the user has in all.
+    pub total: u64,
+}
+
+impl Network {
+    /// How many of the user's (oldest) links were not loaded because of `max_link_size`.
+    ///
+    /// A feed built from this network reports the same number: links are never dropped silently.
+    pub fn left_out(&self) -> u64 {
+        self.total.saturating_sub(self.links.len() as u64)
+    }
+}
+
+/// The links pointing at one entity, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Followers {
+    /// The entity they point at.
+    pub target: LinkTarget,
+    /// The links, newest first, at most the limit asked for.
+    pub links: Vec<Link>,
+    /// How many links point at the entity in all.
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn link_round_trips_as_the_python_document() {
+        let link = Link::new(
+            "carlos",
+            "follow",
+            LinkTarget::actor("mark", "Person").unwrap(),
+        )
+        .unwrap()
+        .linked_at("2026-01-01T00:00:00Z".parse().unwrap())
+        .unwrap();
+        let doc = serde_json::to_value(&link).unwrap();
+        assert_eq!(
+            doc,
+            json!({
+                "linked": "2026-01-01T00:00:00.000Z",
+                "actor_id": "carlos",
+                "link_type": "follow",
+                "linked_activity": {"activity_class": "actor", "id": "mark", "type": "person"},
+                "link_weight": 1.0,
+            })
+        );
+        assert_eq!(serde_json::from_value::<Link>(doc).unwrap(), link);
+    }
+
+    #[test]
+    fn identity_ids_differ_by_every_part() {
+        let t = LinkTarget::actor("mark", "person").unwrap();
+        let a = LinkKey::follow("carlos", t.clone()).unwrap();
+        let b = LinkKey::watch("carlos", t).unwrap();
+        let c = LinkKey::follow("carlos", LinkTarget::object("mark", "person").unwrap()).unwrap();
+        assert_ne!(a.doc_id(), b.doc_id());
+        assert_ne!(a.doc_id(), c.doc_id());
+        assert_eq!(a.doc_id(), a.clone().doc_id());
+        assert_eq!(a.doc_id().len(), 64);
+    }
+
+    #[test]
+    fn rejects_bad_links() {
+        assert!(matches!(
+            LinkClass::parse("Actor"),
+            Err(Error::InvalidLinkClass { .. })
+        ));
+        assert!(matches!(
+            Link::new(
+                "carlos",
+                "follow",
+                LinkTarget::actor("m", "person").unwrap()
+            )
+            .unwrap()
+            .with_weight(f64::NAN),
+            Err(Error::InvalidWeight { .. })
+        ));
+        assert!(LinkKey::follow("two words", LinkTarget::actor("m", "p").unwrap()).is_err());
+    }
+}

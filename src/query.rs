@@ -1,0 +1,669 @@
+//! The backend-neutral feed query: *what* a feed wants, never *how* an engine finds it.
+//!
+//! An [`Aggregator`](crate::Aggregator) turns a user's [`Network`] into a [`FeedQuery`]; each
+//! backend compiles the query to its engine. The vocabulary covers what the built-in aggregators
+//! and the roadmap need (grouping with per-group metrics, ranking, collapse, vectors, windows,
+//! exclusions), so a new aggregator never has to reopen the core. A backend that cannot do one of
+//! these answers [`Error::Unsupported`](crate::Error::Unsupported) naming it; it never approximates.
+//!
+//! # Matching
+//! - An actor link matches activities whose actor is the linked `(type, id)`, published at or
+//!   after the link time.
+//! - An object link matches activities whose object **or** target is the linked entity, with the
+//!   same time bound. The origin never matches.
+//! - An activity matched by several links appears once.
+//!
+//! # Order and pages
+//! Activities are ordered by `published`, ties broken by activity id, so the order is total and
+//! stable. A page is a size plus an optional keyset [`Position`]: "older than" it (scrolling down)
+//! or "newer than" it (refreshing the top of a feed already on screen). Either way the page holds
+//! the activities *nearest* the position, in the query's order, so consecutive pages never skip.
+//!
+//! # Limits
+//! The limits below are those Elasticsearch and OpenSearch apply by default (result window,
+//! inner hits window, bucket count). Every backend enforces them, so a query valid on one backend
+//! is valid on all.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::activity::{storable_timestamp, Activity, EntityKey};
+use crate::error::{Error, Result};
+use crate::network::{LinkClass, Network};
+use crate::validate;
+
+/// The largest page (the engines' default `index.max_result_window`).
+pub const MAX_PAGE_SIZE: usize = 10_000;
+/// The most hits per group (the engines' default `index.max_inner_result_window`).
+pub const MAX_HITS_PER_GROUP: usize = 100;
+/// The most groups a query may ask for over all levels (the engines' default `search.max_buckets`).
+pub const MAX_GROUPS: usize = 65_536;
+
+/// Which way activities are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Newest first (the default).
+    #[default]
+    Desc,
+    /// Oldest first.
+    Asc,
+}
+
+/// A keyset position in a feed: the `(published, id)` of an activity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    /// The activity's publication time.
+    pub published: DateTime<Utc>,
+    /// The activity's id.
+    pub id: String,
+}
+
+impl Position {
+    /// The position of a stored activity (`None` if it has no id yet).
+    pub fn of(activity: &Activity) -> Option<Position> {
+        Some(Position {
+            published: activity.published(),
+            id: activity.id()?.to_owned(),
+        })
+    }
+}
+
+/// Where a page starts, relative to a [`Position`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Only activities strictly older than the position (scrolling a newest-first feed).
+    OlderThan(Position),
+    /// Only activities strictly newer than the position (refreshing a feed on screen).
+    NewerThan(Position),
+}
+
+impl Bound {
+    /// Encodes the bound as an opaque, URL-safe cursor string.
+    pub fn to_cursor(&self) -> String {
+        let (dir, p) = match self {
+            Bound::OlderThan(p) => ('o', p),
+            Bound::NewerThan(p) => ('n', p),
+        };
+        URL_SAFE_NO_PAD.encode(format!("{dir}.{}.{}", p.published.timestamp_millis(), p.id))
+    }
+
+    /// Decodes a string made by [`Bound::to_cursor`]; anything else is
+    /// [`Error::InvalidCursor`], never a panic.
+    pub fn from_cursor(cursor: &str) -> Result<Bound> {
+        let bad = |reason| Error::InvalidCursor {
+            value: cursor.chars().take(100).collect(),
+            reason,
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| bad("not base64url"))?;
+        let raw = String::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
+        let mut parts = raw.splitn(3, '.');
+        let (Some(dir), Some(millis), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("missing parts"));
+        };
+        let millis: i64 = millis.parse().map_err(|_| bad("bad timestamp"))?;
+        let published = Utc
+            .timestamp_millis_opt(millis)
+            .single()
+            .ok_or_else(|| bad("timestamp out of range"))?;
+        validate::id("activity", id).map_err(|_| bad("bad activity id"))?;
+        let position = Position {
+            published,
+            id: id.to_owned(),
+        };
+        match dir {
+            "o" => Ok(Bound::OlderThan(position)),
+            "n" => Ok(Bound::NewerThan(position)),
+            _ => Err(bad("unknown direction")),
+        }
+    }
+
+    /// Whether a page with this bound (or none) walks towards older activities.
+    pub fn walks_older(bound: Option<&Bound>, order: Order) -> bool {
+        match bound {
+            Some(Bound::OlderThan(_)) => true,
+            Some(Bound::NewerThan(_)) => false,
+            None => order == Order::Desc,
+        }
+    }
+
+    /// The bound that continues a page of `hits` (in `order`) in the direction it was read.
+    pub fn next_after(
+        bound: Option<&Bound>,
+        order: Order,
+        hits: &[crate::result::Hit],
+    ) -> Option<Bound> {
+        let older = Bound::walks_older(bound, order);
+        // The hits are in `order`; the frontier is the one farthest along the walk.
+        let frontier = if older == (order == Order::Desc) {
+            hits.last()
+        } else {
+            hits.first()
+        }?;
+        let position = Position::of(&frontier.activity)?;
+        Some(if older {
+            Bound::OlderThan(position)
+        } else {
+            Bound::NewerThan(position)
+        })
+    }
+}
+
+/// A page: how many activities, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// How many activities at most (1 to [`MAX_PAGE_SIZE`]).
+    pub size: usize,
+    /// Where to start; `None` starts at the newest (or, ascending, the oldest) activity.
+    pub bound: Option<Bound>,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            size: 20,
+            bound: None,
+        }
+    }
+}
+
+/// One link turned into a match rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchRule {
+    /// Actor links match the actor; object links match the object or the target.
+    pub class: LinkClass,
+    /// The linked entity.
+    pub entity: EntityKey,
+    /// Activities published before this never match (the link time).
+    pub since: DateTime<Utc>,
+    /// The link's weight, for ranking.
+    pub weight: f64,
+}
+
+/// An entity to filter on: an id, with or without its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityFilter {
+    /// The entity's id.
+    pub id: String,
+    /// The entity's type; `None` matches any type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl EntityFilter {
+    /// Matches the id with any type.
+    pub fn id(id: &str) -> Result<Self> {
+        validate::id("filter", id)?;
+        Ok(EntityFilter {
+            id: id.to_owned(),
+            kind: None,
+        })
+    }
+
+    /// Matches exactly `type:id`.
+    pub fn key(id: &str, kind: &str) -> Result<Self> {
+        validate::id("filter", id)?;
+        Ok(EntityFilter {
+            id: id.to_owned(),
+            kind: Some(validate::keyword("filter type", kind)?),
+        })
+    }
+}
+
+/// Which activities a query considers before its filters apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Those matched by any of these rules (a user's network). No rules, no activities.
+    Network(Vec<MatchRule>),
+    /// Every stored activity (a search that ignores the network).
+    All,
+}
+
+/// Filters on the activities themselves, ANDed together.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActivityFilter {
+    /// Only this actor.
+    pub actor: Option<EntityFilter>,
+    /// Only this object.
+    pub object: Option<EntityFilter>,
+    /// Only this target.
+    pub target: Option<EntityFilter>,
+    /// Only these verbs (lower-case); empty means any verb.
+    pub verbs: Vec<String>,
+    /// Only activities published at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only activities published strictly before this.
+    pub until: Option<DateTime<Utc>>,
+    /// Never these actors (mute, block).
+    pub exclude_actors: Vec<EntityKey>,
+    /// Never these objects (hide a thread).
+    pub exclude_objects: Vec<EntityKey>,
+}
+
+/// How hits are ranked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ranking {
+    /// By `published`, then id, in the query's [`Order`] (the default).
+    #[default]
+    Recency,
+    /// By the weight of the link that brought the activity (the highest, when several did),
+    /// then newest first.
+    LinkWeight,
+    /// By a Gaussian recency decay multiplied by the link weight.
+    Decay(Decay),
+}
+
+/// Parameters of a Gaussian recency decay: an activity `offset + scale` away from `origin` scores
+/// `decay`; nearer than `offset` scores 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decay {
+    /// The time that scores 1; fixed for a whole paging session.
+    pub origin: DateTime<Utc>,
+    /// Milliseconds from `origin + offset` at which the score falls to `decay`.
+    pub scale_ms: u64,
+    /// Milliseconds around `origin` that score 1.
+    pub offset_ms: u64,
+    /// The score at `scale`, strictly between 0 and 1.
+    pub decay: f64,
+}
+
+/// A key that activities can be grouped or collapsed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKey {
+    /// The verb.
+    Verb,
+    /// The actor's `(type, id)`.
+    Actor,
+    /// The object's `(type, id)`.
+    Object,
+    /// The target's `(type, id)`, or none.
+    Target,
+    /// The UTC year of `published`.
+    Year,
+    /// The UTC month (1–12) of `published`.
+    Month,
+    /// The UTC date of `published`.
+    Day,
+}
+
+/// One level of a grouping: the key and how many groups to keep at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLevel {
+    /// What this level groups by.
+    pub key: GroupKey,
+    /// How many groups to keep at this level (per parent group), at least 1.
+    pub size: usize,
+}
+
+/// A number computed for every group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// How many activities the group holds (exact).
+    Count,
+    /// How many distinct actors (exact).
+    DistinctActors,
+    /// The most recent distinct actors, up to this many, most recent first.
+    RecentActors(usize),
+}
+
+/// Nested grouping. Each level's groups are ordered by their newest activity (their oldest, in
+/// ascending order), and each innermost group holds its newest `hits_per_group` activities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grouping {
+    /// The levels, outermost first.
+    pub levels: Vec<GroupLevel>,
+    /// Activities kept per innermost group (1 to [`MAX_HITS_PER_GROUP`]).
+    pub hits_per_group: usize,
+    /// Numbers to compute for every group at every level.
+    pub metrics: Vec<Metric>,
+}
+
+/// A nearest-neighbour search by embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorQuery {
+    /// The query vector.
+    pub vector: Vec<f32>,
+    /// How many neighbours.
+    pub k: usize,
+}
+
+/// Everything a feed asks of a backend.
+///
+/// ```
+/// use elasticfeeds::{FeedQuery, GroupKey, Network};
+///
+/// let network = Network { user: "carlos".into(), links: vec![], total: 0 };
+/// let query = FeedQuery::network(&network)
+///     .verbs(["post", "share"])?
+///     .page_size(20)?
+///     .group_by([(GroupKey::Year, 10), (GroupKey::Month, 12)], 20)?;
+/// query.validate()?;
+/// # Ok::<(), elasticfeeds::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedQuery {
+    /// Which activities are considered.
+    pub source: Source,
+    /// Filters on the activities.
+    pub filter: ActivityFilter,
+    /// Listing order (for hits and for groups).
+    pub order: Order,
+    /// How hits are ranked.
+    pub ranking: Ranking,
+    /// Page size and keyset bound.
+    pub page: Page,
+    /// Keep only the first activity (in ranking order) of each value of this key.
+    pub collapse: Option<GroupKey>,
+    /// Group instead of listing.
+    pub grouping: Option<Grouping>,
+    /// Rank by nearness to a vector instead.
+    pub vector: Option<VectorQuery>,
+}
+
+impl FeedQuery {
+    /// A newest-first query over the activities a network reaches, one rule per link.
+    pub fn network(network: &Network) -> Self {
+        let rules = network
+            .links
+            .iter()
+            .map(|link| MatchRule {
+                class: link.target().class,
+                entity: link.target().entity(),
+                since: link.linked(),
+                weight: link.weight(),
+            })
+            .collect();
+        Self::with_source(Source::Network(rules))
+    }
+
+    /// A newest-first query over every stored activity.
+    pub fn all() -> Self {
+        Self::with_source(Source::All)
+    }
+
+    fn with_source(source: Source) -> Self {
+        FeedQuery {
+            source,
+            filter: ActivityFilter::default(),
+            order: Order::Desc,
+            ranking: Ranking::Recency,
+            page: Page::default(),
+            collapse: None,
+            grouping: None,
+            vector: None,
+        }
+    }
+
+    /// Keeps only these verbs (validated and lower-cased).
+    pub fn verbs<I, S>(mut self, verbs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.filter.verbs = verbs
+            .into_iter()
+            .map(|v| validate::keyword("verb", v.as_ref()))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
+    /// Sets the order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Sets the page size (1 to [`MAX_PAGE_SIZE`]).
+    pub fn page_size(mut self, size: usize) -> Result<Self> {
+        validate::size("page size", size, 1, MAX_PAGE_SIZE)?;
+        self.page.size = size;
+        Ok(self)
+    }
+
+    /// Starts the page strictly older than a position.
+    pub fn older_than(mut self, position: Position) -> Self {
+        self.page.bound = Some(Bound::OlderThan(position));
+        self
+    }
+
+    /// Starts the page strictly newer than a position.
+    pub fn newer_than(mut self, position: Position) -> Self {
+        self.page.bound = Some(Bound::NewerThan(position));
+        self
+    }
+
+    /// Continues from a cursor string made by [`Bound::to_cursor`].
+    pub fn cursor(mut self, cursor: &str) -> Result<Self> {
+        self.page.bound = Some(Bound::from_cursor(cursor)?);
+        Ok(self)
+    }
+
+    /// Keeps only activities of this actor.
+    pub fn actor(mut self, actor: EntityFilter) -> Self {
+        self.filter.actor = Some(actor);
+        self
+    }
+
+    /// Keeps only activities on this object.
+    pub fn object(mut self, object: EntityFilter) -> Self {
+        self.filter.object = Some(object);
+        self
+    }
+
+    /// Keeps only activities with this target.
+    pub fn target(mut self, target: EntityFilter) -> Self {
+        self.filter.target = Some(target);
+        self
+    }
+
+    /// Keeps activities published at or after `since`.
+    pub fn since(mut self, since: DateTime<Utc>) -> Result<Self> {
+        self.filter.since = Some(storable_timestamp("since", since)?);
+        Ok(self)
+    }
+
+    /// Keeps activities published strictly before `until`.
+    pub fn until(mut self, until: DateTime<Utc>) -> Result<Self> {
+        self.filter.until = Some(storable_timestamp("until", until)?);
+        Ok(self)
+    }
+
+    /// Keeps activities published in a UTC calendar year.
+    pub fn year(self, year: i32) -> Result<Self> {
+        let start = |y| {
+            Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0)
+                .single()
+                .ok_or(Error::InvalidTimestamp {
+                    field: "year",
+                    value: year.to_string(),
+                })
+        };
+        if !(1..=9998).contains(&year) {
+            return Err(Error::InvalidTimestamp {
+                field: "year",
+                value: year.to_string(),
+            });
+        }
+        self.since(start(year)?)?.until(start(year + 1)?)
+    }
+
+    /// Groups by these levels, outermost first, keeping `hits_per_group` activities per innermost
+    /// group.
+    pub fn group_by(
+        mut self,
+        levels: impl IntoIterator<Item = (GroupKey, usize)>,
+        hits_per_group: usize,
+    ) -> Result<Self> {
+        self.grouping = Some(Grouping {
+            levels: levels
+                .into_iter()
+                .map(|(key, size)| GroupLevel { key, size })
+                .collect(),
+            hits_per_group,
+            metrics: Vec::new(),
+        });
+        self.validate_grouping()?;
+        Ok(self)
+    }
+
+    /// Checks every limit and consistency rule. The [`Manager`](crate::Manager) calls this before
+    /// any backend sees the query.
+    pub fn validate(&self) -> Result<()> {
+        validate::size("page size", self.page.size, 1, MAX_PAGE_SIZE)?;
+        self.validate_grouping()?;
+        if let (Some(since), Some(until)) = (self.filter.since, self.filter.until) {
+            if since > until {
+                return Err(Error::InvalidQuery {
+                    reason: format!("since ({since}) is after until ({until})"),
+                });
+            }
+        }
+        if let Some(vector) = &self.vector {
+            validate::size("k", vector.k, 1, MAX_PAGE_SIZE)?;
+        }
+        if let Ranking::Decay(decay) = &self.ranking {
+            if !(decay.decay > 0.0 && decay.decay < 1.0) || decay.scale_ms == 0 {
+                return Err(Error::InvalidQuery {
+                    reason: format!(
+                        "decay must lie strictly between 0 and 1 and scale must be positive, got decay {} and scale {} ms",
+                        decay.decay, decay.scale_ms
+                    ),
+                });
+            }
+        }
+        if self.grouping.is_some() && (self.collapse.is_some() || self.vector.is_some()) {
+            return Err(Error::InvalidQuery {
+                reason: "grouping cannot be combined with collapse or a vector query".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_grouping(&self) -> Result<()> {
+        let Some(grouping) = &self.grouping else {
+            return Ok(());
+        };
+        validate::size("grouping levels", grouping.levels.len(), 1, 8)?;
+        validate::size(
+            "hits per group",
+            grouping.hits_per_group,
+            1,
+            MAX_HITS_PER_GROUP,
+        )?;
+        let mut total = 0usize;
+        let mut product = 1usize;
+        for level in &grouping.levels {
+            validate::size("group level size", level.size, 1, MAX_GROUPS)?;
+            product = product.saturating_mul(level.size);
+            total = total.saturating_add(product);
+        }
+        validate::size("groups over all levels", total, 1, MAX_GROUPS)?;
+        for metric in &grouping.metrics {
+            if let Metric::RecentActors(n) = metric {
+                validate::size("recent actors", *n, 1, MAX_HITS_PER_GROUP)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GroupKey {
+    /// The value of this key for an activity.
+    pub fn value_of(self, activity: &Activity) -> GroupValue {
+        let published = activity.published();
+        match self {
+            GroupKey::Verb => GroupValue::Verb(activity.verb().to_owned()),
+            GroupKey::Actor => GroupValue::Entity(Some(activity.actor().key().clone())),
+            GroupKey::Object => GroupValue::Entity(Some(activity.object().key().clone())),
+            GroupKey::Target => GroupValue::Entity(activity.target().map(|t| t.key().clone())),
+            GroupKey::Year => GroupValue::Year(published.year()),
+            GroupKey::Month => GroupValue::Month(published.month()),
+            GroupKey::Day => GroupValue::Day(published.date_naive()),
+        }
+    }
+}
+
+/// The value a group was formed on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupValue {
+    /// A verb.
+    Verb(String),
+    /// An entity (`None`: activities without a target, under [`GroupKey::Target`]).
+    Entity(Option<EntityKey>),
+    /// A UTC year.
+    Year(i32),
+    /// A UTC month, 1–12.
+    Month(u32),
+    /// A UTC date.
+    Day(chrono::NaiveDate),
+}
+
+impl fmt::Display for GroupValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupValue::Verb(v) => f.write_str(v),
+            GroupValue::Entity(Some(e)) => write!(f, "{e}"),
+            GroupValue::Entity(None) => f.write_str("-"),
+            GroupValue::Year(y) => write!(f, "{y}"),
+            GroupValue::Month(m) => write!(f, "{m}"),
+            GroupValue::Day(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let p = Position {
+            published: Utc.timestamp_millis_opt(1_767_225_600_123).unwrap(),
+            id: "a.b-c".into(),
+        };
+        for bound in [Bound::OlderThan(p.clone()), Bound::NewerThan(p)] {
+            assert_eq!(Bound::from_cursor(&bound.to_cursor()).unwrap(), bound);
+        }
+        let garbage = [
+            String::new(),
+            "!!!".into(),
+            URL_SAFE_NO_PAD.encode("o.12"),
+            URL_SAFE_NO_PAD.encode("x.12.id"),
+            URL_SAFE_NO_PAD.encode("o.abc.id"),
+            URL_SAFE_NO_PAD.encode("o.12.two words"),
+            URL_SAFE_NO_PAD.encode("o.99999999999999999.id"),
+        ];
+        for bad in garbage {
+            assert!(
+                matches!(Bound::from_cursor(&bad), Err(Error::InvalidCursor { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let q = FeedQuery::all();
+        assert!(q.clone().page_size(0).is_err());
+        assert!(q.clone().page_size(MAX_PAGE_SIZE + 1).is_err());
+        assert!(q.clone().group_by([(GroupKey::Verb, 10)], 101).is_err());
+        assert!(q
+            .clone()
+            .group_by([(GroupKey::Verb, 1000), (GroupKey::Actor, 1000)], 10)
+            .is_err());
+        assert!(q.clone().group_by([], 10).is_err());
+        assert!(q.year(0).is_err());
+    }
+}

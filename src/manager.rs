@@ -287,8 +287,20 @@ impl Manager {
 
     /// Stores a link; [`Error::LinkExists`] if its identity is already stored.
     pub async fn add_link(&self, link: Link) -> Result<Link> {
-        self.backend.insert_link(link.clone()).await?;
+        let mut results = self.add_links(vec![link.clone()]).await?;
+        results.pop().unwrap_or_else(|| {
+            Err(Error::backend(
+                self.backend.name(),
+                "the backend returned no result for the link",
+            ))
+        })?;
         Ok(link)
+    }
+
+    /// Stores many links in one write (one commit on the embedded backend). A link already
+    /// stored, or repeated within the batch, is [`Error::LinkExists`] for that item alone.
+    pub async fn add_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+        self.backend.insert_links(links).await
     }
 
     /// `user` follows the actor `person:followed` from now on.

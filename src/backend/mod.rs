@@ -41,9 +41,10 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// Removes every activity of an actor and every link from or to them.
     async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased>;
 
-    /// Stores a new link; [`Error::LinkExists`](crate::Error::LinkExists) if its identity is
-    /// already stored.
-    async fn insert_link(&self, link: Link) -> Result<()>;
+    /// Stores new links in one write. A link whose identity is already stored (or repeated
+    /// earlier in the batch) is [`Error::LinkExists`](crate::Error::LinkExists) for that item
+    /// alone. Returns one result per item, in order.
+    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>>;
 
     /// Changes a stored link's weight or extra.
     async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link>;
@@ -93,8 +94,8 @@ impl<B: FeedBackend + ?Sized> FeedBackend for Arc<B> {
     async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
         (**self).erase_actor(actor).await
     }
-    async fn insert_link(&self, link: Link) -> Result<()> {
-        (**self).insert_link(link).await
+    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+        (**self).insert_links(links).await
     }
     async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
         (**self).update_link(key, change).await

@@ -255,8 +255,8 @@ impl FeedBackend for EmbeddedBackend {
         self.0.write(|tx| Op::EraseActor(actor, tx)).await
     }
 
-    async fn insert_link(&self, link: Link) -> Result<()> {
-        self.0.write(|tx| Op::InsertLink(link, tx)).await
+    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+        self.0.write(|tx| Op::InsertLinks(links, tx)).await
     }
 
     async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {

@@ -32,7 +32,7 @@ pub(super) enum Op {
     PutActivities(Vec<Activity>, oneshot::Sender<Result<Vec<Result<String>>>>),
     DeleteActivity(String, oneshot::Sender<Result<bool>>),
     EraseActor(EntityKey, oneshot::Sender<Result<Erased>>),
-    InsertLink(Link, oneshot::Sender<Result<()>>),
+    InsertLinks(Vec<Link>, oneshot::Sender<Result<Vec<Result<()>>>>),
     UpdateLink(LinkKey, LinkChange, oneshot::Sender<Result<Link>>),
     DeleteLink(LinkKey, oneshot::Sender<Result<()>>),
 }
@@ -43,6 +43,7 @@ enum Reply {
         oneshot::Sender<Result<Vec<Result<String>>>>,
         Vec<Result<String>>,
     ),
+    Links(oneshot::Sender<Result<Vec<Result<()>>>>, Vec<Result<()>>),
     Bool(oneshot::Sender<Result<bool>>, bool),
     Erased(oneshot::Sender<Result<Erased>>, Erased),
     Unit(oneshot::Sender<Result<()>>, ()),
@@ -63,6 +64,7 @@ impl Reply {
         }
         match self {
             Reply::Ids(tx, v) => answer!(tx, v),
+            Reply::Links(tx, v) => answer!(tx, v),
             Reply::Bool(tx, v) => answer!(tx, v),
             Reply::Erased(tx, v) => answer!(tx, v),
             Reply::Unit(tx, v) => answer!(tx, v),
@@ -162,8 +164,8 @@ impl Writer {
                     let _ = tx.send(Err(e));
                 }
             },
-            Op::InsertLink(link, tx) => match self.insert_link(link, batch) {
-                Ok(()) => batch.replies.push(Reply::Unit(tx, ())),
+            Op::InsertLinks(links, tx) => match self.insert_links(links, batch) {
+                Ok(results) => batch.replies.push(Reply::Links(tx, results)),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
@@ -333,13 +335,19 @@ impl Writer {
         Ok(())
     }
 
-    fn insert_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
-        if self.current_link(link.key(), batch)?.is_some() {
-            return Err(Error::LinkExists {
-                link: link.key().to_string(),
-            });
+    fn insert_links(&mut self, links: Vec<Link>, batch: &mut Batch) -> Result<Vec<Result<()>>> {
+        let mut results = Vec::with_capacity(links.len());
+        for link in links {
+            if self.current_link(link.key(), batch)?.is_some() {
+                results.push(Err(Error::LinkExists {
+                    link: link.key().to_string(),
+                }));
+                continue;
+            }
+            self.write_link(link, batch)?;
+            results.push(Ok(()));
         }
-        self.write_link(link, batch)
+        Ok(results)
     }
 
     fn update_link(

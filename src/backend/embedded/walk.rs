@@ -16,6 +16,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use tantivy::columnar::{Column, StrColumn};
@@ -56,9 +57,13 @@ pub(super) fn run(
     }
     let plan = Plan::new(query);
     let weight = candidates(searcher, fields, query)?;
+    let reach = Reach::new(query).map(Rc::new);
     let mut cursors = Vec::new();
     for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
-        if let Some(cursor) = Cursor::open(segment_ord as u32, reader, &*weight, query, &plan)? {
+        let reach = reach.clone();
+        if let Some(cursor) =
+            Cursor::open(segment_ord as u32, reader, &*weight, query, &plan, reach)?
+        {
             cursors.push(cursor);
         }
     }
@@ -218,10 +223,44 @@ struct Columns {
     target: StrColumn,
 }
 
-/// Per-segment rules, translated from entity keys to term ordinals of this segment's columns.
+/// The network's rules by column: for each entity term, the earliest link time that reaches it
+/// (several links may reach one entity: a follow and a custom link type, say).
+struct Reach {
+    /// Actor column (actor links), object column and target column (object links).
+    by_column: [HashMap<String, i64>; 3],
+}
+
+impl Reach {
+    fn new(query: &FeedQuery) -> Option<Reach> {
+        let Source::Network(rules) = &query.source else {
+            return None;
+        };
+        let mut by_column: [HashMap<String, i64>; 3] = Default::default();
+        for rule in rules {
+            let since = rule.since.timestamp_millis();
+            let slots: &[usize] = match rule.class {
+                LinkClass::Actor => &[0],
+                LinkClass::Object => &[1, 2],
+            };
+            for slot in slots {
+                let entry = by_column[*slot]
+                    .entry(entity_term(&rule.entity))
+                    .or_insert(since);
+                *entry = (*entry).min(since);
+            }
+        }
+        Some(Reach { by_column })
+    }
+}
+
+/// Per-segment rules. Network rules are translated from entity terms to this segment's column
+/// ordinals lazily, for the ordinals the walk meets: a dictionary lookup per rule per segment
+/// would cost more than the whole walk for a user with many links.
 struct SegmentRules {
     /// `None` for a network-free search.
-    network: Option<[HashMap<u64, i64>; 3]>,
+    reach: Option<Rc<Reach>>,
+    /// Column ordinal → earliest link time reaching it (`None`: no link does), per column.
+    resolved: [std::cell::RefCell<HashMap<u64, Option<i64>>>; 3],
     verbs: Option<HashSet<u64>>,
     exclude_actors: HashSet<u64>,
     exclude_objects: HashSet<u64>,
@@ -254,6 +293,7 @@ impl Cursor {
         weight: &dyn Weight,
         query: &FeedQuery,
         plan: &Plan,
+        reach: Option<Rc<Reach>>,
     ) -> Result<Option<Cursor>> {
         let ff = reader.fast_fields();
         let str_column = |name: &str| -> Result<StrColumn> {
@@ -269,7 +309,7 @@ impl Cursor {
             object: str_column(feed::OBJECT)?,
             target: str_column(feed::TARGET)?,
         };
-        let Some(rules) = SegmentRules::new(&columns, query)? else {
+        let Some(rules) = SegmentRules::new(&columns, query, reach)? else {
             return Ok(None);
         };
         let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
@@ -300,7 +340,7 @@ impl Cursor {
             while let Some(c) = cursor.next_passing()? {
                 all.push(c);
             }
-            all.sort_unstable_by(|a, b| (a.published, a.id_ord).cmp(&(b.published, b.id_ord)));
+            all.sort_unstable_by_key(|c| (c.published, c.id_ord));
             cursor.queue = all.into();
         }
         Ok(Some(cursor))
@@ -345,15 +385,25 @@ impl Cursor {
         {
             return Ok(None);
         }
-        if let Some([by_actor, by_object, by_target]) = &rules.network {
-            let reached = |map: &HashMap<u64, i64>, ord: Option<u64>| {
-                ord.and_then(|o| map.get(&o))
-                    .is_some_and(|since| published >= *since)
-            };
-            if !(reached(by_actor, actor)
-                || reached(by_object, object)
-                || reached(by_target, ord(&self.columns.target)))
+        if let Some(reach) = &rules.reach {
+            let columns = [
+                &self.columns.actor,
+                &self.columns.object,
+                &self.columns.target,
+            ];
+            let mut reached = false;
+            for (slot, ord) in [actor, object, ord(&self.columns.target)]
+                .into_iter()
+                .enumerate()
             {
+                let Some(ord) = ord else { continue };
+                let since = rules.since(reach, slot, columns[slot], ord)?;
+                if since.is_some_and(|since| published >= since) {
+                    reached = true;
+                    break;
+                }
+            }
+            if !reached {
                 return Ok(None);
             }
         }
@@ -401,7 +451,7 @@ impl Cursor {
                 if self.queue.len() > 1 {
                     self.queue
                         .make_contiguous()
-                        .sort_unstable_by(|a, b| b.id_ord.cmp(&a.id_ord));
+                        .sort_unstable_by_key(|c| std::cmp::Reverse(c.id_ord));
                 }
             }
         }
@@ -454,37 +504,14 @@ impl Cursor {
 }
 
 impl SegmentRules {
-    /// Translates the query's entities to this segment's ordinals; `None` if no document of the
-    /// segment can match.
-    fn new(columns: &Columns, query: &FeedQuery) -> Result<Option<Self>> {
+    /// Translates the query's verbs and exclusions to this segment's ordinals; `None` if no
+    /// document of the segment can match.
+    fn new(columns: &Columns, query: &FeedQuery, reach: Option<Rc<Reach>>) -> Result<Option<Self>> {
         let ord_of = |column: &StrColumn, key: &EntityKey| -> Result<Option<u64>> {
             column
                 .dictionary()
                 .term_ord(entity_term(key))
                 .map_err(|e| Error::backend("embedded", e))
-        };
-        let network = match &query.source {
-            Source::All => None,
-            Source::Network(rules) => {
-                let mut maps: [HashMap<u64, i64>; 3] = Default::default();
-                for rule in rules {
-                    let since = rule.since.timestamp_millis();
-                    let targets: &[(usize, &StrColumn)] = match rule.class {
-                        LinkClass::Actor => &[(0, &columns.actor)],
-                        LinkClass::Object => &[(1, &columns.object), (2, &columns.target)],
-                    };
-                    for (slot, column) in targets {
-                        if let Some(ord) = ord_of(column, &rule.entity)? {
-                            let entry = maps[*slot].entry(ord).or_insert(since);
-                            *entry = (*entry).min(since);
-                        }
-                    }
-                }
-                if maps.iter().all(HashMap::is_empty) {
-                    return Ok(None);
-                }
-                Some(maps)
-            }
         };
         let verbs = if query.filter.verbs.is_empty() {
             None
@@ -513,11 +540,34 @@ impl SegmentRules {
             Ok(set)
         };
         Ok(Some(SegmentRules {
-            network,
+            reach,
+            resolved: Default::default(),
             verbs,
             exclude_actors: ords(&columns.actor, &query.filter.exclude_actors)?,
             exclude_objects: ords(&columns.object, &query.filter.exclude_objects)?,
         }))
+    }
+}
+
+impl SegmentRules {
+    /// The earliest link time reaching the entity with this ordinal in column `slot`.
+    fn since(
+        &self,
+        reach: &Reach,
+        slot: usize,
+        column: &StrColumn,
+        ord: u64,
+    ) -> Result<Option<i64>> {
+        if let Some(known) = self.resolved[slot].borrow().get(&ord) {
+            return Ok(*known);
+        }
+        let mut term = String::new();
+        column
+            .ord_to_str(ord, &mut term)
+            .map_err(|e| Error::backend("embedded", e))?;
+        let since = reach.by_column[slot].get(&term).copied();
+        self.resolved[slot].borrow_mut().insert(ord, since);
+        Ok(since)
     }
 }
 

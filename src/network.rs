@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -187,7 +187,7 @@ impl Link {
     pub fn from_key(key: LinkKey) -> Self {
         Link {
             key,
-            linked: storable_timestamp("linked", Utc::now()).unwrap_or_else(|_| Utc::now()),
+            linked: Utc::now().trunc_subsecs(3),
             weight: 1.0,
             extra: None,
         }

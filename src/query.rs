@@ -595,8 +595,11 @@ impl GroupKey {
 }
 
 /// The value a group was formed on.
+///
+/// Serialised with its kind as the key (`{"year": 2026}`, `{"verb": "add"}`), so a month and a
+/// year, or a date and a verb, never read back as each other.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(rename_all = "snake_case")]
 pub enum GroupValue {
     /// A verb.
     Verb(String),
@@ -649,6 +652,25 @@ mod tests {
             assert!(
                 matches!(Bound::from_cursor(&bad), Err(Error::InvalidCursor { .. })),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn group_values_round_trip() {
+        let values = [
+            GroupValue::Verb("add".into()),
+            GroupValue::Entity(None),
+            GroupValue::Year(3),
+            GroupValue::Month(3),
+            GroupValue::Day(chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()),
+        ];
+        for value in values {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(
+                serde_json::from_str::<GroupValue>(&json).unwrap(),
+                value,
+                "{json}"
             );
         }
     }

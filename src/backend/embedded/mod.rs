@@ -18,6 +18,7 @@ mod writer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -71,6 +72,10 @@ pub struct EmbeddedBackend(Arc<Inner>);
 
 struct Inner {
     location: String,
+    feeds_index: Index,
+    network_index: Index,
+    /// The last commit a read-only store's readers were reloaded at, per index.
+    seen_opstamps: [AtomicU64; 2],
     feeds_reader: IndexReader,
     network_reader: IndexReader,
     feed_fields: FeedFields,
@@ -182,6 +187,11 @@ impl EmbeddedBackend {
         };
         Ok(EmbeddedBackend(Arc::new(Inner {
             location,
+            // No commit seen yet: the first read reloads, so a commit made while opening is
+            // never missed.
+            seen_opstamps: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
+            feeds_index: feeds,
+            network_index: network,
             feeds_reader,
             network_reader,
             feed_fields,
@@ -193,6 +203,29 @@ impl EmbeddedBackend {
 }
 
 impl Inner {
+    /// Reloads a read-only store's readers when the writer has committed since the last read.
+    /// Comparing opstamps (one small file read) is much cheaper than reopening every segment.
+    fn follow_commits(&self) -> Result<()> {
+        for (index, reader, seen) in [
+            (
+                &self.feeds_index,
+                &self.feeds_reader,
+                &self.seen_opstamps[0],
+            ),
+            (
+                &self.network_index,
+                &self.network_reader,
+                &self.seen_opstamps[1],
+            ),
+        ] {
+            let opstamp = index.load_metas().map_err(backend)?.opstamp;
+            if seen.swap(opstamp, AtomicOrdering::AcqRel) != opstamp {
+                reader.reload().map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends a write to the writer thread and waits (asynchronously) for its commit.
     async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Op) -> Result<T> {
         if self.read_only {
@@ -216,8 +249,7 @@ impl Inner {
         tokio::task::spawn_blocking(move || {
             if this.read_only {
                 // Another process may have committed since the last read.
-                this.feeds_reader.reload().map_err(backend)?;
-                this.network_reader.reload().map_err(backend)?;
+                this.follow_commits()?;
             }
             let feeds = this.feeds_reader.searcher();
             let network = this.network_reader.searcher();

@@ -1,0 +1,443 @@
+//! The conformance suite: what every backend must do, written only against the public API of
+//! `elasticfeeds` (through [`Manager`]).
+//!
+//! Each case is a plain `pub async fn case(store: &dyn Store)`. A test crate per backend includes
+//! this module (as `mod suite`, see `tests/embedded.rs`), implements [`Store`] for its backend
+//! and emits one test per case with [`conformance_suite!`], inside a module named `conformance`,
+//! so that `cargo test conformance` runs exactly the suite.
+//!
+//! A case never asks which backend it runs on. What only some backends can do (open a store
+//! again after its `Manager` is gone, refuse a second writer, open read-only beside a writer)
+//! comes in as [`Capabilities`]; a case that needs a capability the store lacks says so on
+//! stderr and passes.
+//!
+//! No case depends on the wall clock: every activity and link carries a fixed time from
+//! [`t0`] = 2026-01-01T00:00:00Z (links made with `follow`/`watch` are stamped "now", so cases
+//! that read feeds make their links with [`Link::linked_at`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use elasticfeeds::{
+    Activity, Actor, Aggregator, Bound, FeedQuery, FeedResult, Link, LinkTarget, Manager, Network,
+    Object, Order, Result,
+};
+
+/// Asserts that an expression is `Err` matching a pattern (an [`elasticfeeds::Error`] variant),
+/// and shows what it was otherwise.
+macro_rules! assert_err {
+    ($expr:expr, $pattern:pat $(if $guard:expr)?) => {
+        match $expr {
+            Err($pattern) $(if $guard)? => {}
+            other => panic!(
+                "{}: expected Err({}), got {:?}",
+                stringify!($expr),
+                stringify!($pattern),
+                other
+            ),
+        }
+    };
+}
+
+pub mod activities;
+pub mod concurrency;
+pub mod durability;
+pub mod feeds;
+pub mod grouping;
+pub mod links;
+pub mod pages;
+pub mod search;
+pub mod validation;
+
+/// What a store can do beyond what every backend does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Capabilities {
+    /// The store outlives its `Manager`: opening the same name again (after a drop or
+    /// [`Manager::close`]) finds everything written before. True on disk and on a cluster;
+    /// false for a store in RAM.
+    pub reopen: bool,
+    /// One writer at a time: opening a store for writing while another `Manager` holds it is
+    /// [`elasticfeeds::Error::StoreLocked`].
+    pub single_writer: bool,
+    /// A read-only open (`ManagerBuilder::read_only`) works beside the writer and sees its
+    /// commits on its next read.
+    pub read_only: bool,
+}
+
+/// How a case wants a store opened.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// `ManagerBuilder::max_link_size`; `None` keeps the default.
+    pub max_link_size: Option<usize>,
+    /// `ManagerBuilder::read_only`.
+    pub read_only: bool,
+    /// `ManagerBuilder::feeds_index`, used as given (cases pass only names that must be
+    /// refused); `None` lets the store choose.
+    pub feeds_index: Option<String>,
+    /// `ManagerBuilder::network_index`, like `feeds_index`.
+    pub network_index: Option<String>,
+}
+
+impl OpenOptions {
+    /// Default options with this `max_link_size`.
+    pub fn max_link_size(max_link_size: usize) -> Self {
+        OpenOptions {
+            max_link_size: Some(max_link_size),
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Default options, read-only.
+    pub fn read_only() -> Self {
+        OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        }
+    }
+}
+
+/// A backend under test: hands out stores, each case its own.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// What this store can do beyond what every backend does.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Names a new, empty store (a directory under a temporary root, or index names unique to
+    /// the run on a cluster). Every call returns a different name.
+    fn new_name(&self) -> String;
+
+    /// Opens the store `name` (creating it when it is new) with these options. Opening the same
+    /// name again opens the same store where [`Capabilities::reopen`] holds.
+    async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager>;
+
+    /// A new, empty store with default options.
+    async fn fresh(&self) -> Manager {
+        let name = self.new_name();
+        self.open(&name, OpenOptions::default())
+            .await
+            .expect("open a fresh store")
+    }
+}
+
+/// Emits one `#[tokio::test]` per listed case, one module per area, each on a store made by
+/// `$store` (an expression evaluated afresh for every test; use absolute paths in it).
+///
+/// The includer must declare this module as `mod suite` at the root of its test crate.
+macro_rules! conformance_cases {
+    ($store:expr => $( $area:ident : [ $($case:ident),* $(,)? ] ),* $(,)?) => {
+        $(
+            mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        let store = $store;
+                        crate::suite::$area::$case(&store).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+pub(crate) use conformance_cases;
+
+/// Emits the whole suite on a store made by `$store` (see [`conformance_cases!`]).
+macro_rules! conformance_suite {
+    ($store:expr) => {
+        crate::suite::conformance_cases!($store =>
+            validation: [
+                invalid_ids,
+                invalid_keywords,
+                invalid_extra,
+                invalid_weight,
+                invalid_link_class,
+                invalid_timestamps,
+                invalid_sizes,
+                invalid_index_names,
+                invalid_cursors,
+                invalid_queries,
+            ],
+            links: [
+                follow_twice_is_link_exists,
+                remove_missing_is_link_not_found,
+                follow_and_watch_are_different_links,
+                follow_as_another_type,
+                update_link_keeps_link_time,
+                add_links_reports_per_item,
+                network_newest_first,
+                followers_newest_first_with_counts,
+            ],
+            activities: [
+                round_trip,
+                generated_ids,
+                replace_same_actor,
+                conflict_other_actor,
+                batch_conflict_in_the_middle,
+                get_and_remove,
+                erase_actor,
+            ],
+            feeds: [
+                reference_scenario,
+                link_time_bound_within_a_second,
+                watch_matches_object_or_target_not_origin,
+                several_links_match_once,
+                actor_type_must_match,
+                empty_network_empty_feed,
+                max_link_size_reported,
+                verb_filter,
+                unfollow_removes_from_feed,
+            ],
+            pages: [
+                order_desc_and_asc_with_ties,
+                search_pages_with_cursor,
+                feed_pages_with_cursor,
+                newer_than_position,
+                older_than_position_ascending,
+            ],
+            grouping: [
+                levels_ordered_by_newest,
+                explicit_sizes_respected,
+                year_filter,
+                metrics_exact,
+            ],
+            search: [
+                filters,
+                order_size_cursor,
+            ],
+            concurrency: [
+                concurrent_follows_one_wins,
+                concurrent_unfollows_one_wins,
+                concurrent_replaces_leave_one_document,
+                concurrent_conflicting_ids_one_wins,
+                concurrent_adds_lose_nothing,
+            ],
+            durability: [
+                reopen_after_drop,
+                reopen_after_close,
+                second_writer_is_locked,
+                read_only_beside_writer,
+            ],
+        );
+    };
+}
+pub(crate) use conformance_suite;
+
+// ----- fixtures -------------------------------------------------------------------------------
+
+/// 2026-01-01T00:00:00Z, the time every case counts from.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// `t0` plus `n` milliseconds (negative: before).
+pub fn at(n: i64) -> DateTime<Utc> {
+    t0() + Duration::milliseconds(n)
+}
+
+/// One second, in milliseconds.
+pub const SEC: i64 = 1_000;
+/// One minute, in milliseconds.
+pub const MIN: i64 = 60 * SEC;
+/// One hour, in milliseconds.
+pub const HOUR: i64 = 60 * MIN;
+/// One day, in milliseconds.
+pub const DAY: i64 = 24 * HOUR;
+
+/// The actor `person:id`.
+pub fn person(id: &str) -> Actor {
+    Actor::new(id, "person").unwrap()
+}
+
+/// The object `kind:id`.
+pub fn object(id: &str, kind: &str) -> Object {
+    Object::new(id, kind).unwrap()
+}
+
+/// An activity with its own id, published at `published`.
+pub fn activity(
+    id: &str,
+    verb: &str,
+    actor: Actor,
+    object: Object,
+    published: DateTime<Utc>,
+) -> Activity {
+    Activity::new(verb, actor, object)
+        .unwrap()
+        .with_id(id)
+        .unwrap()
+        .published_at(published)
+        .unwrap()
+}
+
+/// `person:actor` did `post` to `post:id` at `published`, as activity `id`.
+pub fn post(id: &str, actor: &str, published: DateTime<Utc>) -> Activity {
+    activity(id, "post", person(actor), object(id, "post"), published)
+}
+
+/// Adds activities in one batch and asserts every one was stored.
+pub async fn add(manager: &Manager, activities: Vec<Activity>) {
+    let expected: Vec<String> = activities
+        .iter()
+        .map(|a| a.id().expect("fixture activities carry ids").to_owned())
+        .collect();
+    let results = manager.add_activities(activities).await.unwrap();
+    let stored: Vec<String> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(stored, expected);
+}
+
+/// Stores a link of `link_type` from `user` to `target`, made at `linked`.
+pub async fn link_at(
+    manager: &Manager,
+    user: &str,
+    link_type: &str,
+    target: LinkTarget,
+    linked: DateTime<Utc>,
+) -> Link {
+    let link = Link::new(user, link_type, target)
+        .unwrap()
+        .linked_at(linked)
+        .unwrap();
+    manager.add_link(link).await.unwrap()
+}
+
+/// `user` follows `person:followed` since `linked`.
+pub async fn follow_at(manager: &Manager, user: &str, followed: &str, linked: DateTime<Utc>) {
+    let target = LinkTarget::actor(followed, "person").unwrap();
+    link_at(manager, user, "follow", target, linked).await;
+}
+
+/// `user` watches `kind:id` since `linked`.
+pub async fn watch_at(manager: &Manager, user: &str, id: &str, kind: &str, linked: DateTime<Utc>) {
+    let target = LinkTarget::object(id, kind).unwrap();
+    link_at(manager, user, "watch", target, linked).await;
+}
+
+/// The ids of activities, in order.
+pub fn ids(activities: &[Activity]) -> Vec<String> {
+    activities
+        .iter()
+        .map(|a| a.id().expect("stored activities have ids").to_owned())
+        .collect()
+}
+
+/// `["a", "b"]` as owned strings, for comparing with [`ids`].
+pub fn strings(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The ids a search finds on one (large) page.
+pub async fn search_ids(manager: &Manager, query: FeedQuery) -> Vec<String> {
+    let page = manager
+        .search(query.page_size(10_000).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        page.next_cursor, None,
+        "a 10,000 page holds everything here"
+    );
+    ids(&page.activities)
+}
+
+/// Every stored activity, newest first.
+pub async fn all_activities(manager: &Manager) -> Vec<Activity> {
+    let page = manager
+        .search(FeedQuery::all().page_size(10_000).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.next_cursor, None);
+    page.activities
+}
+
+/// The ids of `user`'s newest-first feed (one large page).
+pub async fn feed_ids(manager: &Manager, user: &str) -> Vec<String> {
+    feed_ids_where(manager, user, Ok).await
+}
+
+/// The ids of `user`'s feed, with the query adjusted by `adjust` (one large page unless
+/// `adjust` sets a size).
+pub async fn feed_ids_where<F>(manager: &Manager, user: &str, adjust: F) -> Vec<String>
+where
+    F: Fn(FeedQuery) -> Result<FeedQuery> + Send + Sync,
+{
+    let aggregator =
+        HitIds(move |network: &Network| adjust(FeedQuery::network(network).page_size(1_000)?));
+    manager.get_feeds(user, &aggregator).await.unwrap().feed
+}
+
+/// A test aggregator: the query is whatever the closure builds; the output is the hit ids.
+pub struct HitIds<F>(pub F);
+
+impl<F> Aggregator for HitIds<F>
+where
+    F: Fn(&Network) -> Result<FeedQuery> + Send + Sync,
+{
+    type Output = Vec<String>;
+
+    fn query(&self, network: &Network) -> Result<FeedQuery> {
+        (self.0)(network)
+    }
+
+    fn shape(&self, result: FeedResult) -> Result<Vec<String>> {
+        Ok(result
+            .hits
+            .iter()
+            .map(|hit| hit.activity.id().unwrap_or_default().to_owned())
+            .collect())
+    }
+}
+
+/// A test aggregator: the query is whatever the closure builds; the output is the backend's
+/// result as it came.
+pub struct Raw<F>(pub F);
+
+impl<F> Aggregator for Raw<F>
+where
+    F: Fn(&Network) -> Result<FeedQuery> + Send + Sync,
+{
+    type Output = FeedResult;
+
+    fn query(&self, network: &Network) -> Result<FeedQuery> {
+        (self.0)(network)
+    }
+
+    fn shape(&self, result: FeedResult) -> Result<FeedResult> {
+        Ok(result)
+    }
+}
+
+/// One page of `user`'s feed, of `size`, in `order`, from `bound`; with the bound of the next
+/// page when there is one.
+pub async fn feed_page(
+    manager: &Manager,
+    user: &str,
+    size: usize,
+    order: Order,
+    bound: Option<Bound>,
+) -> (Vec<String>, Option<Bound>) {
+    let query_bound = bound.clone();
+    let aggregator = Raw(move |network: &Network| {
+        let mut query = FeedQuery::network(network).page_size(size)?.order(order);
+        query.page.bound = query_bound.clone();
+        Ok(query)
+    });
+    let result = manager.get_feeds(user, &aggregator).await.unwrap().feed;
+    assert!(result.groups.is_empty());
+    let next = if result.more {
+        Some(Bound::next_after(bound.as_ref(), order, &result.hits).expect("a page with more"))
+    } else {
+        None
+    };
+    let page: Vec<Activity> = result.hits.into_iter().map(|h| h.activity).collect();
+    (ids(&page), next)
+}
+
+/// Sorts activities into feed order: by `published`, ties by id, in `order`.
+pub fn sorted(activities: &[Activity], order: Order) -> Vec<Activity> {
+    let mut sorted = activities.to_vec();
+    sorted.sort_by(|a, b| {
+        let key = |x: &Activity| (x.published(), x.id().unwrap_or_default().to_owned());
+        match order {
+            Order::Desc => key(b).cmp(&key(a)),
+            Order::Asc => key(a).cmp(&key(b)),
+        }
+    });
+    sorted
+}

@@ -1,0 +1,291 @@
+//! The conformance suite on the embedded (tantivy) backend, in RAM and on disk, plus tests of the
+//! embedded store's own file format.
+//!
+//! `cargo test conformance` runs exactly the suite: every case of it is named
+//! `conformance::<store>::<area>::<case>`.
+
+#![cfg(feature = "embedded")]
+
+#[macro_use]
+#[path = "conformance/mod.rs"]
+pub mod suite;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use elasticfeeds::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+use elasticfeeds::{FeedBackend, Manager, ManagerBuilder, Result, DEFAULT_MAX_LINK_SIZE};
+use tempfile::TempDir;
+
+use suite::{Capabilities, OpenOptions, Store};
+
+/// Applies the options every store takes from a builder.
+fn configure(mut builder: ManagerBuilder, options: OpenOptions) -> ManagerBuilder {
+    if let Some(max_link_size) = options.max_link_size {
+        builder = builder.max_link_size(max_link_size);
+    }
+    if let Some(name) = &options.feeds_index {
+        builder = builder.feeds_index(name);
+    }
+    if let Some(name) = &options.network_index {
+        builder = builder.network_index(name);
+    }
+    builder.read_only(options.read_only)
+}
+
+/// A new in-RAM store for every open (`memory:`); nothing outlives its `Manager`.
+struct MemoryStore;
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    fn new_name(&self) -> String {
+        "memory".into()
+    }
+
+    async fn open(&self, _name: &str, options: OpenOptions) -> Result<Manager> {
+        configure(Manager::builder("memory:"), options).open().await
+    }
+}
+
+/// Stores in directories under one temporary root, removed when the test ends.
+struct DiskStore {
+    root: TempDir,
+    next: AtomicUsize,
+}
+
+impl DiskStore {
+    fn new() -> Self {
+        DiskStore {
+            root: tempfile::tempdir().expect("a temporary directory"),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+}
+
+#[async_trait]
+impl Store for DiskStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reopen: true,
+            single_writer: true,
+            read_only: true,
+        }
+    }
+
+    fn new_name(&self) -> String {
+        format!("store{}", self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager> {
+        let path = self.path(name);
+        let connection = path.to_str().expect("a UTF-8 temporary path");
+        configure(Manager::builder(connection), options)
+            .open()
+            .await
+    }
+}
+
+/// An embedded backend built by hand and handed to `Manager::from_backend` as an
+/// `Arc<dyn FeedBackend>`.
+struct DynStore;
+
+#[async_trait]
+impl Store for DynStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    fn new_name(&self) -> String {
+        "dyn".into()
+    }
+
+    async fn open(&self, _name: &str, options: OpenOptions) -> Result<Manager> {
+        let embedded = EmbeddedOptions {
+            feeds_index: options.feeds_index.unwrap_or_else(|| "feeds".into()),
+            network_index: options.network_index.unwrap_or_else(|| "network".into()),
+            read_only: options.read_only,
+        };
+        let backend = tokio::task::spawn_blocking(move || EmbeddedBackend::memory(embedded))
+            .await
+            .expect("open the backend")?;
+        let backend: Arc<dyn FeedBackend> = Arc::new(backend);
+        Manager::from_backend(
+            backend,
+            options.max_link_size.unwrap_or(DEFAULT_MAX_LINK_SIZE),
+        )
+    }
+}
+
+mod conformance {
+    //! The shared suite, once per store.
+
+    mod memory {
+        crate::suite::conformance_suite!(crate::MemoryStore);
+    }
+
+    mod disk {
+        crate::suite::conformance_suite!(crate::DiskStore::new());
+    }
+
+    /// A few cases through a hand-built backend behind `Arc<dyn FeedBackend>`.
+    mod from_backend {
+        crate::suite::conformance_cases!(crate::DynStore =>
+            feeds: [reference_scenario, max_link_size_reported],
+            activities: [get_and_remove, erase_actor],
+            pages: [search_pages_with_cursor],
+            grouping: [metrics_exact],
+            concurrency: [concurrent_adds_lose_nothing, concurrent_follows_one_wins],
+        );
+    }
+}
+
+/// The embedded store's own files: not part of the shared suite.
+mod store_format {
+    use std::fs;
+
+    use elasticfeeds::{Error, FeedQuery, Manager};
+
+    fn connection(path: &std::path::Path) -> &str {
+        path.to_str().expect("a UTF-8 temporary path")
+    }
+
+    async fn create(path: &std::path::Path) {
+        let m = Manager::open(connection(path)).await.unwrap();
+        m.follow("carlos", "mark").await.unwrap();
+        m.close().await.unwrap();
+    }
+
+    fn write_meta(path: &std::path::Path, json: &str) {
+        fs::write(path.join("elasticfeeds.json"), json).unwrap();
+    }
+
+    /// A store whose `elasticfeeds.json` records another version is `StoreVersion`, for writers
+    /// and readers alike; nothing in it is touched.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn version_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        create(&path).await;
+        let meta = fs::read_to_string(path.join("elasticfeeds.json")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        assert_eq!(value["version"], 1, "{meta}");
+
+        write_meta(
+            &path,
+            r#"{"format": "elasticfeeds-embedded", "version": 99}"#,
+        );
+        match Manager::open(connection(&path)).await {
+            Err(Error::StoreVersion {
+                path: reported,
+                found,
+                expected,
+            }) => {
+                assert_eq!(reported, path);
+                assert_eq!(found, 99);
+                assert_eq!(expected, 1);
+            }
+            other => panic!("expected StoreVersion, got {other:?}"),
+        }
+        let read_only = Manager::builder(connection(&path)).read_only(true);
+        assert_err!(
+            read_only.open().await,
+            Error::StoreVersion { found: 99, .. }
+        );
+        let after = fs::read_to_string(path.join("elasticfeeds.json")).unwrap();
+        assert!(after.contains("99"), "the metadata was not rewritten");
+
+        // Restored, the store opens with its data.
+        write_meta(&path, &meta);
+        let m = Manager::open(connection(&path)).await.unwrap();
+        assert_eq!(m.following_count("carlos").await.unwrap(), 1);
+    }
+
+    /// Directories that are not stores are refused, and left alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+
+        // A non-empty directory without metadata.
+        let busy = dir.path().join("busy");
+        fs::create_dir_all(&busy).unwrap();
+        fs::write(busy.join("notes.txt"), "mine").unwrap();
+        assert_err!(
+            Manager::open(connection(&busy)).await,
+            Error::NotAStore { .. }
+        );
+        assert_eq!(fs::read_dir(&busy).unwrap().count(), 1);
+
+        // Unreadable metadata.
+        let garbled = dir.path().join("garbled");
+        create(&garbled).await;
+        write_meta(&garbled, "{ not json");
+        assert_err!(
+            Manager::open(connection(&garbled)).await,
+            Error::NotAStore { .. }
+        );
+
+        // Read-only opens never create a store.
+        let missing = dir.path().join("missing");
+        assert_err!(
+            Manager::builder(connection(&missing))
+                .read_only(true)
+                .open()
+                .await,
+            Error::NotAStore { .. }
+        );
+        assert!(!missing.exists());
+
+        // An empty directory becomes a store.
+        let empty = dir.path().join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        let m = Manager::open(connection(&empty)).await.unwrap();
+        assert!(m
+            .search(FeedQuery::all())
+            .await
+            .unwrap()
+            .activities
+            .is_empty());
+        assert!(empty.join("elasticfeeds.json").exists());
+    }
+
+    /// Index names are directories inside the store: two pairs of names are two independent
+    /// feeds in one store directory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn index_names_are_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let a = Manager::builder(connection(&path))
+            .feeds_index("a-feeds")
+            .network_index("a-network")
+            .open()
+            .await
+            .unwrap();
+        a.follow("carlos", "mark").await.unwrap();
+        let b = Manager::builder(connection(&path))
+            .feeds_index("b_feeds")
+            .network_index("b_network")
+            .open()
+            .await
+            .unwrap();
+        assert_eq!(b.following_count("carlos").await.unwrap(), 0);
+        assert!(path.join("a-feeds").is_dir() && path.join("b_network").is_dir());
+    }
+
+    /// Unknown or not yet available connection schemes are refused by name.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connection_strings() {
+        for bad in ["", "ftp://host/x", "redis://localhost"] {
+            assert_err!(Manager::open(bad).await, Error::InvalidConnection { .. });
+        }
+    }
+}

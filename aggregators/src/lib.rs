@@ -1,1 +1,68 @@
-//! x
+//! # elasticfeeds-aggregators
+//!
+//! The aggregators of [elasticfeeds]: each one decides what a feed looks like.
+//!
+//! An aggregator implements [`elasticfeeds::Aggregator`]. It turns a user's
+//! [`Network`](elasticfeeds::Network) (their follows and watches, already loaded by the
+//! [`Manager`](elasticfeeds::Manager)) into a backend-neutral
+//! [`FeedQuery`](elasticfeeds::FeedQuery), and turns the backend's
+//! [`FeedResult`](elasticfeeds::FeedResult) into its own typed, serde-serialisable output. It
+//! never talks to a backend, so every aggregator works on every backend. Pass one to
+//! [`Manager::get_feeds`](elasticfeeds::Manager::get_feeds):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> elasticfeeds::Result<()> {
+//! use elasticfeeds::Manager;
+//! use elasticfeeds_aggregators::{UnAggregated, YearMonthType};
+//!
+//! let manager = Manager::memory().await?;
+//! let flat = manager.get_feeds("carlos", &UnAggregated::new()).await?;
+//! let grouped = manager.get_feeds("carlos", &YearMonthType::new()).await?;
+//! // No links yet: empty feeds, not errors.
+//! assert!(flat.feed.is_empty() && grouped.feed.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The aggregators
+//!
+//! | aggregator | output | serialised shape |
+//! |---|---|---|
+//! | [`UnAggregated`] | `Vec<Activity>` | `[activity, …]`, newest first, one page |
+//! | [`YearMonthType`] | `Vec<`[`YearGroup`]`>` | `[{year, months: [{month, types: [{type, activities}]}]}]` |
+//!
+//! Every group level is ordered by its newest activity, and activities inside a group are listed
+//! newest first. Every level has an explicit, documented size: nothing is cut silently.
+//!
+//! # Writing an aggregator
+//!
+//! Add a file to this crate's `src/` with one public type that implements
+//! [`Aggregator`](elasticfeeds::Aggregator), written only against the public API of
+//! `elasticfeeds`:
+//!
+//! - `query` starts from [`FeedQuery::network`](elasticfeeds::FeedQuery::network) and adds what
+//!   the feed needs (verbs, order, page, a year, `group_by` levels with explicit sizes).
+//! - `shape` maps [`FeedResult::hits`](elasticfeeds::FeedResult::hits) (flat queries) or
+//!   [`FeedResult::groups`](elasticfeeds::FeedResult::groups) (grouped queries) to the output
+//!   type. A group value of an unexpected kind is an error, never a panic.
+//! - Settings are builder methods that validate when they are made (`Result<Self>`), using the
+//!   core's own limits.
+//! - Give the type a doctest that runs it on `Manager::memory()` with fixed timestamps, and unit
+//!   tests that shape hand-built results.
+//!
+//! Then add `mod your_file;` and `pub use` below, and a row to the table above.
+//! [`UnAggregated`] is the smallest example; [`YearMonthType`] shows grouping.
+
+#![doc(test(attr(deny(warnings))))]
+
+mod un_aggregated;
+mod year_month_type;
+
+pub use un_aggregated::UnAggregated;
+pub use year_month_type::{MonthGroup, TypeGroup, YearGroup, YearMonthType};
+
+/// The workspace README's Rust examples, compiled and run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

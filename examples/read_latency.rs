@@ -1,109 +1,278 @@
+//! # Read latency of the flat feed on an on-disk embedded store
+//!
+//! Builds a deterministic synthetic network from a seed, loads it through the public API into an
+//! on-disk store, reopens the store in a fresh `Manager`, then times `get_feeds` with
+//! `UnAggregated` (first page of 20) for many distinct users, end to end: link loading, query and
+//! document loading included.
+//!
+//! - activities are posted by `--actors` accounts whose posting rates follow a power law
+//!   (Zipf, exponent 1.1), spread uniformly over two years, with a verb mix of
+//!   post 60% / like 25% / comment 10% / share 5%;
+//! - each of `--readers` users follows `--follows` distinct accounts, chosen with a popularity
+//!   bias (Zipf, exponent 0.8), each link made at a uniform random time over the same two
+//!   years, so the per-link "since linked" bounds matter.
+//!
+//! Run it in release mode:
+//!
+//! ```text
+//! cargo run --release --example read_latency -- --activities 100000 --follows 500 --readers 250
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
+
 use chrono::{Duration, TimeZone, Utc};
-use elasticfeeds::*;
+use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
+use elasticfeeds_aggregators::UnAggregated;
+
+struct Args {
+    activities: usize,
+    actors: usize,
+    readers: usize,
+    follows: usize,
+    seed: u64,
+    dir: Option<PathBuf>,
+}
+
+impl Args {
+    fn parse() -> std::result::Result<Args, String> {
+        let mut args = Args {
+            activities: 100_000,
+            actors: 20_000,
+            readers: 250,
+            follows: 500,
+            seed: 42,
+            dir: None,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or(format!("{flag} needs a value"))?;
+            let number = || value.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+            match flag.as_str() {
+                "--activities" => args.activities = number()?,
+                "--actors" => args.actors = number()?,
+                "--readers" => args.readers = number()?,
+                "--follows" => args.follows = number()?,
+                "--seed" => args.seed = number()? as u64,
+                "--dir" => args.dir = Some(PathBuf::from(value)),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        if args.follows > args.actors {
+            return Err("--follows must not exceed --actors".into());
+        }
+        Ok(args)
+    }
+}
+
+/// SplitMix64: a tiny deterministic generator, so a seed always gives the same network.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Samples ranks 0..n with probability proportional to 1 / (rank + 1)^exponent.
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(n: usize, exponent: f64) -> Zipf {
+        let mut total = 0.0;
+        let cumulative = (0..n)
+            .map(|rank| {
+                total += 1.0 / ((rank + 1) as f64).powf(exponent);
+                total
+            })
+            .collect::<Vec<_>>();
+        Zipf(cumulative.into_iter().map(|c| c / total).collect())
+    }
+
+    fn sample(&self, rng: &mut Rng) -> usize {
+        let u = rng.unit();
+        self.0.partition_point(|c| *c < u).min(self.0.len() - 1)
+    }
+}
+
+fn quantile(sorted: &[StdDuration], q: f64) -> f64 {
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index].as_secs_f64() * 1e3
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let m = Manager::memory().await?;
-    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    m.add_link(
-        Link::new("cquiros", "follow", LinkTarget::actor("cquiros", "person")?)?.linked_at(t0)?,
-    )
-    .await?;
-    m.add_link(
-        Link::new(
-            "cquiros",
-            "follow",
-            LinkTarget::actor("edoquiros", "person")?,
+    let args = Args::parse().map_err(|reason| Error::InvalidQuery { reason })?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::backend("example", e))?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("store"));
+    let path = dir.to_string_lossy().into_owned();
+    let mut rng = Rng(args.seed);
+    let end = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let span_ms = Duration::days(730).num_milliseconds() as u64;
+    let at = |rng: &mut Rng| end - Duration::milliseconds(rng.below(span_ms) as i64);
+
+    // # Load
+    let manager = Manager::open(&path).await?;
+    let posting = Zipf::new(args.actors, 1.1);
+    let verbs = [("post", 60), ("like", 25), ("comment", 10), ("share", 5)];
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for n in 0..args.activities {
+        let actor = posting.sample(&mut rng);
+        let mut pick = rng.below(100) as i32;
+        let verb = verbs
+            .iter()
+            .find(|(_, share)| {
+                pick -= share;
+                pick < 0
+            })
+            .map_or("post", |(verb, _)| verb);
+        let activity = Activity::new(
+            verb,
+            Actor::new(&format!("u{actor}"), "person")?,
+            Object::new(&format!("o{n}"), "post")?,
         )?
-        .linked_at(t0)?,
-    )
-    .await?;
-    m.add_link(Link::new("cquiros", "watch", LinkTarget::object("A", "project")?)?.linked_at(t0)?)
-        .await?;
-    let c = || Actor::new("cquiros", "person").unwrap();
-    let e = || Actor::new("edoquiros", "person").unwrap();
-    let a1 = Activity::new("add", c(), Object::new("A", "project")?)?
-        .published_at(t0 + Duration::minutes(12))?
-        .with_id("a1")?;
-    let a2 = Activity::new("add", c(), Object::new("B", "project")?)?
-        .published_at(t0 + Duration::minutes(24))?
-        .with_id("a2")?;
-    let a3 = Activity::new("add", c(), Object::new("F1", "form")?)?
-        .with_target(Target::new("A", "project")?)
-        .published_at(t0 + Duration::minutes(48))?
-        .with_id("a3")?;
-    let a4 = Activity::new("move", c(), Object::new("F1", "form")?)?
-        .with_origin(Origin::new("A", "project")?)
-        .with_target(Target::new("B", "project")?)
-        .published_at(t0 + Duration::minutes(72))?
-        .with_id("a4")?;
-    let b1 = Activity::new("add", e(), Object::new("C", "project")?)?
-        .published_at(t0 - Duration::days(365))?
-        .with_id("b1")?;
-    let b2 = Activity::new("add", e(), Object::new("F2", "form")?)?
-        .with_target(Target::new("C", "project")?)
-        .published_at(t0 + Duration::days(12))?
-        .with_id("b2")?;
-    for a in [a1, a2, a3, a4, b1, b2] {
-        m.add_activity(a).await?;
+        .published_at(at(&mut rng))?;
+        batch.push(activity);
+        if batch.len() == 10_000 || n + 1 == args.activities {
+            for result in manager.add_activities(std::mem::take(&mut batch)).await? {
+                result?;
+            }
+        }
     }
-    let net = m.network("cquiros").await?;
-    let r = m.backend().query(&FeedQuery::network(&net)).await?;
+    let ingest = started.elapsed();
+
+    let popularity = Zipf::new(args.actors, 0.8);
+    let started = Instant::now();
+    for reader in 0..args.readers {
+        let mut chosen = std::collections::HashSet::new();
+        while chosen.len() < args.follows {
+            chosen.insert(popularity.sample(&mut rng));
+        }
+        let links = chosen
+            .into_iter()
+            .map(|actor| {
+                Link::new(
+                    &format!("reader{reader}"),
+                    "follow",
+                    LinkTarget::actor(&format!("u{actor}"), "person")?,
+                )?
+                .linked_at(at(&mut rng))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for result in manager.add_links(links).await? {
+            result?;
+        }
+    }
+    let linking = started.elapsed();
+    manager.close().await?;
+    drop(manager);
+
+    // # Read, in a fresh Manager on the same directory
+    let manager = Manager::open(&path).await?;
+    let feed = UnAggregated::new();
+    let mut first = None;
+    let mut samples = Vec::with_capacity(args.readers);
+    let mut network_samples = Vec::with_capacity(args.readers);
+    let mut returned = 0usize;
+    for reader in 0..args.readers {
+        let user = format!("reader{reader}");
+        if first.is_some() {
+            // The link-loading share of a read, measured on its own.
+            let started = Instant::now();
+            manager.network(&user).await?;
+            network_samples.push(started.elapsed());
+        }
+        let started = Instant::now();
+        let page = manager.get_feeds(&user, &feed).await?;
+        let elapsed = started.elapsed();
+        returned += page.feed.len();
+        if first.is_none() {
+            first = Some(elapsed);
+        } else {
+            samples.push(elapsed);
+        }
+    }
+    samples.sort();
+    network_samples.sort();
+    let size: u64 = walk_size(&dir);
+
+    // # Report
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| cores | {cores} |");
+    println!("| activities | {} |", args.activities);
     println!(
-        "{:?}",
-        r.hits
-            .iter()
-            .map(|h| h.activity.id().unwrap())
-            .collect::<Vec<_>>()
+        "| readers x follows | {} x {} |",
+        args.readers, args.follows
     );
-    let r = m
-        .backend()
-        .query(&FeedQuery::network(&net).order(Order::Asc))
-        .await?;
     println!(
-        "asc {:?}",
-        r.hits
-            .iter()
-            .map(|h| h.activity.id().unwrap())
-            .collect::<Vec<_>>()
+        "| ingest (activities/s, commits included) | {:.0} |",
+        args.activities as f64 / ingest.as_secs_f64()
     );
-    let r = m
-        .backend()
-        .query(&FeedQuery::network(&net).group_by([(GroupKey::Verb, 10)], 10)?)
-        .await?;
-    for g in r.groups {
+    println!(
+        "| links written (links/s) | {:.0} |",
+        (args.readers * args.follows) as f64 / linking.as_secs_f64()
+    );
+    println!(
+        "| store size on disk (MiB) | {:.1} |",
+        size as f64 / (1 << 20) as f64
+    );
+    println!(
+        "| first read after opening (ms) | {:.3} |",
+        first.unwrap_or_default().as_secs_f64() * 1e3
+    );
+    if !samples.is_empty() {
         println!(
-            "{} {:?}",
-            g.value,
-            g.hits
-                .iter()
-                .map(|h| h.activity.id().unwrap())
-                .collect::<Vec<_>>()
+            "| UnAggregated first 20, {} reads: p50 / p95 / p99 / max (ms) | {:.3} / {:.3} / {:.3} / {:.3} |",
+            samples.len(),
+            quantile(&samples, 0.5),
+            quantile(&samples, 0.95),
+            quantile(&samples, 0.99),
+            quantile(&samples, 1.0),
         );
     }
-    let p = m.search(FeedQuery::all().page_size(2)?).await?;
+    if !network_samples.is_empty() {
+        println!(
+            "| of which loading the network alone: p50 / p99 (ms) | {:.3} / {:.3} |",
+            quantile(&network_samples, 0.5),
+            quantile(&network_samples, 0.99),
+        );
+    }
     println!(
-        "{:?} {:?}",
-        p.activities
-            .iter()
-            .map(|a| a.id().unwrap())
-            .collect::<Vec<_>>(),
-        p.next_cursor
-    );
-    let p = m
-        .search(
-            FeedQuery::all()
-                .page_size(2)?
-                .cursor(p.next_cursor.as_deref().unwrap())?,
-        )
-        .await?;
-    println!(
-        "{:?} {:?}",
-        p.activities
-            .iter()
-            .map(|a| a.id().unwrap())
-            .collect::<Vec<_>>(),
-        p.next_cursor
+        "| mean activities per page | {:.1} |",
+        returned as f64 / args.readers.max(1) as f64
     );
     Ok(())
+}
+
+fn walk_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => walk_size(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

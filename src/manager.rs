@@ -277,7 +277,7 @@ impl Manager {
     }
 
     /// Removes every activity of an actor, every link the actor made (as a user, by id) and every
-    /// link to the actor (by type and id).
+    /// link to the actor (follows of them and watches of them as an entity, by type and id).
     pub async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
         let actor = EntityKey::new(&actor.id, &actor.kind)?;
         self.backend.erase_actor(&actor).await

@@ -318,7 +318,8 @@ pub enum Metric {
 }
 
 /// Nested grouping. Each level's groups are ordered by their newest activity (their oldest, in
-/// ascending order), and each innermost group holds its newest `hits_per_group` activities.
+/// ascending order), and each innermost group holds its first `hits_per_group` activities in the
+/// query's order (its newest, in the default descending order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grouping {
     /// The levels, outermost first.
@@ -363,7 +364,8 @@ pub struct FeedQuery {
     pub ranking: Ranking,
     /// Page size and keyset bound.
     pub page: Page,
-    /// Keep only the first activity (in ranking order) of each value of this key.
+    /// Keep only the first activity (in ranking order) of each value of this key. Collapsing
+    /// applies within a page: a later page may show a value an earlier page already showed.
     pub collapse: Option<GroupKey>,
     /// Group instead of listing.
     pub grouping: Option<Grouping>,

@@ -79,6 +79,7 @@ impl Store for DiskStore {
             reopen: true,
             single_writer: true,
             read_only: true,
+            ..Capabilities::default()
         }
     }
 

@@ -46,6 +46,7 @@ pub mod grouping;
 pub mod links;
 pub mod pages;
 pub mod search;
+pub mod shaping;
 pub mod validation;
 
 /// What a store can do beyond what every backend does.
@@ -61,6 +62,10 @@ pub struct Capabilities {
     /// A read-only open (`ManagerBuilder::read_only`) works beside the writer and sees its
     /// commits on its next read.
     pub read_only: bool,
+    /// Ranking by link weight and by recency decay is done, not refused with `Unsupported`.
+    pub ranking: bool,
+    /// Vector (semantic) queries are done, not refused with `Unsupported`.
+    pub vectors: bool,
 }
 
 /// How a case wants a store opened.
@@ -191,6 +196,13 @@ macro_rules! conformance_suite {
                 feed_pages_with_cursor,
                 newer_than_position,
                 older_than_position_ascending,
+            ],
+            shaping: [
+                collapse_keeps_newest_per_key,
+                exclusions_mute_and_hide,
+                time_window_bounds,
+                unsupported_features_are_typed_errors,
+                erase_actor_removes_watches_of_them,
             ],
             grouping: [
                 levels_ordered_by_newest,

@@ -267,18 +267,23 @@ impl Writer {
             )
             .map_err(backend)?;
         let from = Term::from_field_text(self.link_fields.user, &actor.id);
-        let to = Term::from_field_text(
-            self.link_fields.target,
-            &link_target_term(&LinkTarget {
-                class: LinkClass::Actor,
-                id: actor.id.clone(),
-                kind: actor.kind.clone(),
-            }),
-        );
-        // One query for both, so a self-follow is counted once.
+        // Links to the actor: follows of them, and watches of them as an entity.
+        let to = [LinkClass::Actor, LinkClass::Object].map(|class| {
+            Term::from_field_text(
+                self.link_fields.target,
+                &link_target_term(&LinkTarget {
+                    class,
+                    id: actor.id.clone(),
+                    kind: actor.kind.clone(),
+                }),
+            )
+        });
+        let terms = [from, to[0].clone(), to[1].clone()];
+        // One query for all, so a self-follow is counted once.
         let either = BooleanQuery::new(
-            [from.clone(), to.clone()]
-                .into_iter()
+            terms
+                .iter()
+                .cloned()
                 .map(|t| {
                     let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
                     (Occur::Should, q)
@@ -291,8 +296,9 @@ impl Writer {
             .search(&either, &Count)
             .map_err(backend)?;
         self.feeds.delete_term(activity_term);
-        self.network.delete_term(from);
-        self.network.delete_term(to);
+        for term in terms {
+            self.network.delete_term(term);
+        }
         batch.feeds_dirty = true;
         batch.network_dirty = true;
         Ok(Erased {

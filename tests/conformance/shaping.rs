@@ -159,7 +159,8 @@ pub async fn unsupported_features_are_typed_errors(store: &dyn Store) {
     let m = store.fresh().await;
     follow_at(&m, "reader", "mark", at(0)).await;
     add(&m, vec![post("p1", "mark", at(MIN))]).await;
-    let attempts: [(bool, fn(FeedQuery) -> FeedQuery); 3] = [
+    type Adjust = fn(FeedQuery) -> FeedQuery;
+    let attempts: [(bool, Adjust); 3] = [
         (caps.ranking, |mut q| {
             q.ranking = Ranking::LinkWeight;
             q

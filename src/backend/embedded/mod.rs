@@ -42,7 +42,7 @@ use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
 /// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;
@@ -122,6 +122,13 @@ impl EmbeddedBackend {
                 .map_err(backend)
         };
         let feeds = open_index(&options.feeds_index, FeedFields::schema(), true)?;
+        // Every read relies on newest-first segments.
+        if feeds.settings().sort_by_field != settings(true).sort_by_field {
+            return Err(Error::NotAStore {
+                path: path.join(&options.feeds_index),
+                reason: "its activity index is not sorted by published, newest first",
+            });
+        }
         let network = open_index(&options.network_index, LinkFields::schema(), false)?;
         Self::start(path.display().to_string(), feeds, network, options)
     }

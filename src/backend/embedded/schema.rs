@@ -21,6 +21,9 @@ pub(super) mod feed {
     pub(crate) const VERB: &str = "type";
     pub(crate) const ACTOR: &str = "actor";
     pub(crate) const ACTOR_ID: &str = "actor.id";
+    pub(crate) const ACTOR_HASH: &str = "actor.hash";
+    pub(crate) const OBJECT_HASH: &str = "object.hash";
+    pub(crate) const TARGET_HASH: &str = "target.hash";
     pub(crate) const OBJECT: &str = "object";
     pub(crate) const OBJECT_ID: &str = "object.id";
     pub(crate) const TARGET: &str = "target";
@@ -59,6 +62,7 @@ pub(super) struct FeedFields {
     pub(super) object_id: Field,
     pub(super) target: Field,
     pub(super) target_id: Field,
+    pub(super) hashes: [Field; 3],
     pub(super) source: Field,
 }
 
@@ -74,6 +78,9 @@ impl FeedFields {
         b.add_text_field(feed::OBJECT_ID, STRING);
         b.add_text_field(feed::TARGET, keyword_fast());
         b.add_text_field(feed::TARGET_ID, STRING);
+        for name in [feed::ACTOR_HASH, feed::OBJECT_HASH, feed::TARGET_HASH] {
+            b.add_u64_field(name, NumericOptions::default().set_fast());
+        }
         b.add_text_field(feed::SOURCE, source());
         b.build()
     }
@@ -90,6 +97,11 @@ impl FeedFields {
             object_id: f(feed::OBJECT_ID)?,
             target: f(feed::TARGET)?,
             target_id: f(feed::TARGET_ID)?,
+            hashes: [
+                f(feed::ACTOR_HASH)?,
+                f(feed::OBJECT_HASH)?,
+                f(feed::TARGET_HASH)?,
+            ],
             source: f(feed::SOURCE)?,
         })
     }
@@ -102,12 +114,18 @@ impl FeedFields {
         doc.add_text(self.id, id);
         doc.add_i64(self.published, activity.published().timestamp_millis());
         doc.add_text(self.verb, activity.verb());
-        doc.add_text(self.actor, entity_term(activity.actor().key()));
+        let actor = entity_term(activity.actor().key());
+        doc.add_u64(self.hashes[0], term_hash(&actor));
+        doc.add_text(self.actor, actor);
         doc.add_text(self.actor_id, activity.actor().id());
-        doc.add_text(self.object, entity_term(activity.object().key()));
+        let object = entity_term(activity.object().key());
+        doc.add_u64(self.hashes[1], term_hash(&object));
+        doc.add_text(self.object, object);
         doc.add_text(self.object_id, activity.object().id());
         if let Some(target) = activity.target() {
-            doc.add_text(self.target, entity_term(target.key()));
+            let target_term = entity_term(target.key());
+            doc.add_u64(self.hashes[2], term_hash(&target_term));
+            doc.add_text(self.target, target_term);
             doc.add_text(self.target_id, target.id());
         }
         doc.add_text(self.source, to_json(activity)?);
@@ -161,6 +179,13 @@ impl LinkFields {
 /// The keyword an entity is indexed under: `type:id`.
 pub(super) fn entity_term(key: &EntityKey) -> String {
     format!("{}:{}", key.kind, key.id)
+}
+
+/// The 64-bit hash of an entity term, stored beside it so a read can test a document against a
+/// user's network with one integer lookup. A hash only pre-filters: every document it lets
+/// through is checked against the exact term, so a collision never changes a result.
+pub(super) fn term_hash(term: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(term.as_bytes())
 }
 
 /// Splits `type:id` back into a key.

@@ -25,7 +25,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
 
 use super::read::load_activity;
-use super::schema::{entity_term, feed, parse_entity_term, FeedFields};
+use super::schema::{entity_term, feed, parse_entity_term, term_hash, FeedFields};
 use crate::activity::EntityKey;
 use crate::error::{Error, Result};
 use crate::network::LinkClass;
@@ -55,14 +55,28 @@ pub(super) fn run(
     if matches!(&query.source, Source::Network(rules) if rules.is_empty()) {
         return Ok(FeedResult::default());
     }
-    let plan = Plan::new(query);
-    let weight = candidates(searcher, fields, query)?;
-    let reach = Reach::new(query).map(Rc::new);
+    run_with(searcher, fields, query, Reach::new(query), SCAN_BUDGET)
+}
+
+/// Runs a query with its network rules already gathered (tests forge hash collisions here).
+fn run_with(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    query: &FeedQuery,
+    reach: Option<Reach>,
+    scan_budget: u32,
+) -> Result<FeedResult> {
+    let plan = Plan {
+        scan_budget,
+        ..Plan::new(query)
+    };
+    let weight: Rc<dyn Weight> = Rc::from(candidates(searcher, fields, query)?);
+    let reach = reach.map(Rc::new);
     let mut cursors = Vec::new();
     for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
         let reach = reach.clone();
         if let Some(cursor) =
-            Cursor::open(segment_ord as u32, reader, &*weight, query, &plan, reach)?
+            Cursor::open(segment_ord as u32, reader, &weight, query, &plan, reach)?
         {
             cursors.push(cursor);
         }
@@ -89,6 +103,8 @@ struct Plan {
     before: Option<(i64, String)>,
     /// Results must be strictly after this position.
     after: Option<(i64, String)>,
+    /// Documents a scan reads per segment before handing over to posting lists.
+    scan_budget: u32,
 }
 
 impl Plan {
@@ -103,6 +119,7 @@ impl Plan {
             min_ms: i64::MIN,
             before: None,
             after: None,
+            scan_budget: SCAN_BUDGET,
         };
         if let Some(until) = query.filter.until {
             plan.max_ms = until.timestamp_millis() - 1;
@@ -228,6 +245,9 @@ struct Columns {
 struct Reach {
     /// Actor column (actor links), object column and target column (object links).
     by_column: [HashMap<String, i64>; 3],
+    /// The same, by term hash (the earliest time over terms sharing a hash): a pre-filter for
+    /// scans, never the final word.
+    by_hash: [HashMap<u64, i64>; 3],
 }
 
 impl Reach {
@@ -236,20 +256,22 @@ impl Reach {
             return None;
         };
         let mut by_column: [HashMap<String, i64>; 3] = Default::default();
+        let mut by_hash: [HashMap<u64, i64>; 3] = Default::default();
         for rule in rules {
             let since = rule.since.timestamp_millis();
             let slots: &[usize] = match rule.class {
                 LinkClass::Actor => &[0],
                 LinkClass::Object => &[1, 2],
             };
+            let term = entity_term(&rule.entity);
             for slot in slots {
-                let entry = by_column[*slot]
-                    .entry(entity_term(&rule.entity))
-                    .or_insert(since);
-                *entry = (*entry).min(since);
+                let earliest = by_hash[*slot].entry(term_hash(&term)).or_insert(since);
+                *earliest = (*earliest).min(since);
+                let earliest = by_column[*slot].entry(term.clone()).or_insert(since);
+                *earliest = (*earliest).min(since);
             }
         }
-        Some(Reach { by_column })
+        Some(Reach { by_column, by_hash })
     }
 }
 
@@ -266,12 +288,35 @@ struct SegmentRules {
     exclude_objects: HashSet<u64>,
 }
 
+/// Documents read per segment by a scan before the walk switches to posting lists.
+///
+/// A scan costs a few nanoseconds per document whatever the network's size; the posting union
+/// costs a few microseconds per linked entity to set up, then little per match. Scanning first
+/// serves readers of active accounts (whose page fills within the newest documents) without
+/// paying for their whole network; the budget bounds what a reader of quiet accounts spends
+/// before the posting lists take over.
+const SCAN_BUDGET: u32 = 8_192;
+
+/// Where a cursor's documents come from.
+enum Docs {
+    /// Every document in doc order (newest first) from `next`, pre-filtered by term hashes.
+    Scan {
+        next: DocId,
+        left: u32,
+        hashes: [Column<u64>; 3],
+    },
+    /// The candidate query's matches.
+    Postings(Box<dyn tantivy::query::Scorer>),
+}
+
 /// One segment's candidates, yielded in walk order, exactly ordered by `(published, id)`.
 struct Cursor {
     segment_ord: u32,
     columns: Columns,
     rules: SegmentRules,
-    scorer: Box<dyn tantivy::query::Scorer>,
+    docs: Docs,
+    reader: SegmentReader,
+    weight: Rc<dyn Weight>,
     alive: Option<tantivy::fastfield::AliveBitSet>,
     /// Candidates ready to yield, in walk order.
     queue: VecDeque<Candidate>,
@@ -290,7 +335,7 @@ impl Cursor {
     fn open(
         segment_ord: u32,
         reader: &SegmentReader,
-        weight: &dyn Weight,
+        weight: &Rc<dyn Weight>,
         query: &FeedQuery,
         plan: &Plan,
         reach: Option<Rc<Reach>>,
@@ -309,20 +354,38 @@ impl Cursor {
             object: str_column(feed::OBJECT)?,
             target: str_column(feed::TARGET)?,
         };
+        // Skip straight to the first document not newer than the upper limit.
+        let start = first_doc_at_or_below(&columns.published, reader.max_doc(), plan.max_ms);
+        // Scans serve network feeds; a query that filters on entities uses its posting lists.
+        let filter = &query.filter;
+        let scan = reach.is_some()
+            && filter.actor.is_none()
+            && filter.object.is_none()
+            && filter.target.is_none();
         let Some(rules) = SegmentRules::new(&columns, query, reach)? else {
             return Ok(None);
         };
-        let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
-        // Skip straight to the first document not newer than the upper limit.
-        let start = first_doc_at_or_below(&columns.published, reader.max_doc(), plan.max_ms);
-        if scorer.doc() != TERMINATED && scorer.doc() < start {
-            scorer.seek(start);
-        }
+        let docs = if scan {
+            let hash = |name| ff.u64(name).map_err(backend);
+            Docs::Scan {
+                next: start,
+                left: plan.scan_budget,
+                hashes: [
+                    hash(feed::ACTOR_HASH)?,
+                    hash(feed::OBJECT_HASH)?,
+                    hash(feed::TARGET_HASH)?,
+                ],
+            }
+        } else {
+            Docs::Postings(postings(weight, reader, start)?)
+        };
         let mut cursor = Cursor {
             segment_ord,
             columns,
             rules,
-            scorer,
+            docs,
+            reader: reader.clone(),
+            weight: Rc::clone(weight),
             alive: reader.alive_bitset().cloned(),
             queue: VecDeque::new(),
             lookahead: None,
@@ -346,25 +409,65 @@ impl Cursor {
         Ok(Some(cursor))
     }
 
-    /// The next document of the scorer that passes every check, newest first.
+    /// The next document that passes every check, newest first.
     fn next_passing(&mut self) -> Result<Option<Candidate>> {
-        if self.exhausted {
-            return Ok(None);
-        }
-        let mut doc = self.scorer.doc();
-        while doc != TERMINATED {
+        while !self.exhausted {
+            let doc = match &mut self.docs {
+                Docs::Scan { next, left, .. } if *left == 0 => {
+                    // The budget is spent: continue from here on the posting lists.
+                    let scorer = postings(&self.weight, &self.reader, *next)?;
+                    self.docs = Docs::Postings(scorer);
+                    continue;
+                }
+                Docs::Scan { next, left, .. } => {
+                    let doc = *next;
+                    *next += 1;
+                    *left -= 1;
+                    if doc >= self.reader.max_doc() {
+                        TERMINATED
+                    } else {
+                        doc
+                    }
+                }
+                Docs::Postings(scorer) => {
+                    let doc = scorer.doc();
+                    if doc != TERMINATED {
+                        scorer.advance();
+                    }
+                    doc
+                }
+            };
+            if doc == TERMINATED {
+                break;
+            }
             let published = self.columns.published.first(doc).unwrap_or(i64::MIN);
             if published < self.min_ms {
                 break;
             }
-            let candidate = self.check(doc, published)?;
-            doc = self.scorer.advance();
-            if candidate.is_some() {
-                return Ok(candidate);
+            if !self.may_reach(doc, published) {
+                continue;
+            }
+            if let Some(candidate) = self.check(doc, published)? {
+                return Ok(Some(candidate));
             }
         }
         self.exhausted = true;
         Ok(None)
+    }
+
+    /// The hash pre-filter of a scan: could any link reach this document? (Posting lists only
+    /// yield documents that carry a linked term, so they need no pre-filter.)
+    fn may_reach(&self, doc: DocId, published: i64) -> bool {
+        let (Docs::Scan { hashes, .. }, Some(reach)) = (&self.docs, &self.rules.reach) else {
+            return true;
+        };
+        hashes.iter().zip(&reach.by_hash).any(|(column, by_hash)| {
+            !by_hash.is_empty()
+                && column
+                    .first(doc)
+                    .and_then(|hash| by_hash.get(&hash))
+                    .is_some_and(|since| published >= *since)
+        })
     }
 
     fn check(&self, doc: DocId, published: i64) -> Result<Option<Candidate>> {
@@ -569,6 +672,19 @@ impl SegmentRules {
         self.resolved[slot].borrow_mut().insert(ord, since);
         Ok(since)
     }
+}
+
+/// The candidate query's matches in a segment, from `start` on.
+fn postings(
+    weight: &Rc<dyn Weight>,
+    reader: &SegmentReader,
+    start: DocId,
+) -> Result<Box<dyn tantivy::query::Scorer>> {
+    let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
+    if scorer.doc() != TERMINATED && scorer.doc() < start {
+        scorer.seek(start);
+    }
+    Ok(scorer)
 }
 
 /// The first document whose `published` is at or below `max_ms` in a newest-first segment.
@@ -859,4 +975,139 @@ fn timestamp(ms: i64) -> Result<DateTime<Utc>> {
 
 fn backend(e: tantivy::TantivyError) -> Error {
     Error::backend("embedded", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+    use tantivy::{Index, IndexWriter, TantivyDocument};
+
+    use super::*;
+    use crate::activity::{Activity, Actor, Object};
+    use crate::network::{Link, LinkTarget, Network};
+
+    fn index(activities: &[Activity]) -> (Index, FeedFields) {
+        let index = Index::builder()
+            .schema(FeedFields::schema())
+            .settings(super::super::settings(true))
+            .create_in_ram()
+            .unwrap();
+        let fields = FeedFields::new(&index.schema()).unwrap();
+        let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
+        for activity in activities {
+            writer
+                .add_document(fields.document(activity).unwrap())
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        (index, fields)
+    }
+
+    fn post(n: i64, actor: &str) -> Activity {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        Activity::new(
+            "post",
+            Actor::new(actor, "person").unwrap(),
+            Object::new(&format!("p{n}"), "post").unwrap(),
+        )
+        .unwrap()
+        .with_id(&format!("a{n}"))
+        .unwrap()
+        .published_at(t0 + Duration::minutes(n))
+        .unwrap()
+    }
+
+    /// A hash that collides with a linked entity's hash lets a document through the scan's
+    /// pre-filter; the exact check must still keep it out.
+    #[test]
+    fn hash_collisions_never_change_results() {
+        let activities: Vec<Activity> = (0..50)
+            .map(|n| post(n, if n % 2 == 0 { "mark" } else { "eve" }))
+            .collect();
+        let (index, fields) = index(&activities);
+        let searcher = index.reader().unwrap().searcher();
+        let follow = Link::new(
+            "reader",
+            "follow",
+            LinkTarget::actor("mark", "person").unwrap(),
+        )
+        .unwrap()
+        .linked_at(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap())
+        .unwrap();
+        let network = Network {
+            user: "reader".into(),
+            links: vec![follow],
+            total: 1,
+        };
+        let query = FeedQuery::network(&network).page_size(100).unwrap();
+        let mut reach = Reach::new(&query).unwrap();
+        // Forge a collision: eve's term hashes to an entry of the network.
+        reach.by_hash[0].insert(term_hash("person:eve"), i64::MIN);
+        let ids: Vec<String> = run_with(&searcher, &fields, &query, Some(reach), SCAN_BUDGET)
+            .unwrap()
+            .hits
+            .iter()
+            .map(|hit| hit.activity.id().unwrap().to_owned())
+            .collect();
+        let marks: Vec<String> = (0..50)
+            .rev()
+            .filter(|n| n % 2 == 0)
+            .map(|n| format!("a{n}"))
+            .collect();
+        assert_eq!(ids, marks);
+    }
+
+    /// Whatever the scan budget (none, part of the segment, all of it), paging through a feed
+    /// gives exactly the brute-force answer, so the handover from scan to posting lists neither
+    /// skips nor repeats a document.
+    #[test]
+    fn scan_handover_to_postings_is_seamless() {
+        // One segment; the reader's links reach a few activities far apart among many others.
+        let actor = |n: i64| match n {
+            5 | 140 | 299 => "quiet",
+            _ if n % 7 == 0 => "friend",
+            _ => "busy",
+        };
+        let activities: Vec<Activity> = (0..300).map(|n| post(n, actor(n))).collect();
+        let (index, fields) = index(&activities);
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let link = |id: &str, minutes: i64| {
+            Link::new("reader", "follow", LinkTarget::actor(id, "person").unwrap())
+                .unwrap()
+                .linked_at(t0 + Duration::minutes(minutes))
+                .unwrap()
+        };
+        let network = Network {
+            user: "reader".into(),
+            // friend is followed late: its activities before minute 200 are not reached.
+            links: vec![link("quiet", 0), link("friend", 200)],
+            total: 2,
+        };
+        let expected: Vec<String> = (0..300)
+            .rev()
+            .filter(|n| actor(*n) == "quiet" || (actor(*n) == "friend" && *n >= 200))
+            .map(|n| format!("a{n}"))
+            .collect();
+        for budget in [0, 1, 13, 64, 10_000] {
+            let mut seen = Vec::new();
+            let mut query = FeedQuery::network(&network).page_size(4).unwrap();
+            loop {
+                let result =
+                    run_with(&searcher, &fields, &query, Reach::new(&query), budget).unwrap();
+                seen.extend(
+                    result
+                        .hits
+                        .iter()
+                        .map(|h| h.activity.id().unwrap().to_owned()),
+                );
+                match Bound::next_after(query.page.bound.as_ref(), query.order, &result.hits) {
+                    Some(next) if result.more => query.page.bound = Some(next),
+                    _ => break,
+                }
+            }
+            assert_eq!(seen, expected, "scan budget {budget}");
+        }
+    }
 }

@@ -174,12 +174,13 @@ mod store_format {
     /// and readers alike; nothing in it is touched.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn version_mismatch() {
+        use elasticfeeds::backend::embedded::FORMAT_VERSION;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         create(&path).await;
         let meta = fs::read_to_string(path.join("elasticfeeds.json")).unwrap();
         let value: serde_json::Value = serde_json::from_str(&meta).unwrap();
-        assert_eq!(value["version"], 1, "{meta}");
+        assert_eq!(value["version"], FORMAT_VERSION, "{meta}");
 
         write_meta(
             &path,
@@ -193,7 +194,7 @@ mod store_format {
             }) => {
                 assert_eq!(reported, path);
                 assert_eq!(found, 99);
-                assert_eq!(expected, 1);
+                assert_eq!(expected, FORMAT_VERSION);
             }
             other => panic!("expected StoreVersion, got {other:?}"),
         }

@@ -303,7 +303,7 @@ enum Docs {
     Scan {
         next: DocId,
         left: u32,
-        hashes: [Column<u64>; 3],
+        hashes: Box<[Column<u64>; 3]>,
     },
     /// The candidate query's matches.
     Postings(Box<dyn tantivy::query::Scorer>),
@@ -370,11 +370,11 @@ impl Cursor {
             Docs::Scan {
                 next: start,
                 left: plan.scan_budget,
-                hashes: [
+                hashes: Box::new([
                     hash(feed::ACTOR_HASH)?,
                     hash(feed::OBJECT_HASH)?,
                     hash(feed::TARGET_HASH)?,
-                ],
+                ]),
             }
         } else {
             Docs::Postings(postings(weight, reader, start)?)

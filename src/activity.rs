@@ -40,6 +40,15 @@ impl EntityKey {
     }
 }
 
+impl EntityKey {
+    /// Checks a key built from its public fields: a valid id and a lower-case letters-only
+    /// type, as [`EntityKey::new`] would have made it.
+    pub fn check(&self) -> Result<()> {
+        validate::id("entity", &self.id)?;
+        validate::stored_keyword("entity type", &self.kind)
+    }
+}
+
 impl fmt::Display for EntityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind, self.id)

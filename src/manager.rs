@@ -154,6 +154,13 @@ impl ManagerBuilder {
             read_only: self.read_only,
         };
         let path = match self.connection.as_str() {
+            "memory:" if self.read_only => {
+                return Err(Error::InvalidConnection {
+                    value: self.connection.clone(),
+                    reason: "a new in-RAM store is empty: opening it read-only is never useful"
+                        .into(),
+                })
+            }
             "memory:" => None,
             "" => {
                 return Err(Error::InvalidConnection {
@@ -279,8 +286,8 @@ impl Manager {
     /// Removes every activity of an actor, every link the actor made (as a user, by id) and every
     /// link to the actor (follows of them and watches of them as an entity, by type and id).
     pub async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
-        let actor = EntityKey::new(&actor.id, &actor.kind)?;
-        self.backend.erase_actor(&actor).await
+        actor.check()?;
+        self.backend.erase_actor(actor).await
     }
 
     // ----- links ------------------------------------------------------------------------------
@@ -300,6 +307,9 @@ impl Manager {
     /// Stores many links in one write (one commit on the embedded backend). A link already
     /// stored, or repeated within the batch, is [`Error::LinkExists`] for that item alone.
     pub async fn add_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+        for link in &links {
+            link.check()?;
+        }
         self.backend.insert_links(links).await
     }
 
@@ -340,11 +350,13 @@ impl Manager {
 
     /// Removes a link; [`Error::LinkNotFound`] if it is not stored.
     pub async fn remove_link(&self, key: &LinkKey) -> Result<()> {
+        key.check()?;
         self.backend.delete_link(key).await
     }
 
     /// Changes a stored link's weight or extra data, keeping its link time.
     pub async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+        key.check()?;
         self.backend.update_link(key, change).await
     }
 
@@ -358,11 +370,13 @@ impl Manager {
     /// total count.
     pub async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers> {
         validate::size("followers limit", limit, 0, crate::query::MAX_PAGE_SIZE)?;
+        target.check()?;
         self.backend.followers(target, limit).await
     }
 
     /// How many links point at an entity.
     pub async fn follower_count(&self, target: &LinkTarget) -> Result<u64> {
+        target.check()?;
         Ok(self.backend.followers(target, 0).await?.total)
     }
 
@@ -416,7 +430,12 @@ impl Manager {
         })
     }
 
-    /// Finishes pending writes and releases the store. Clones of this manager fail afterwards.
+    /// Finishes pending writes, waits for background merges and releases the store (its writer
+    /// lock), without blocking the async executor. Writes through any clone of this manager fail
+    /// afterwards; reads keep working on what was committed.
+    ///
+    /// Dropping the last clone releases the store too, but waits for the writer thread where the
+    /// drop happens: in async code, prefer `close().await`.
     pub async fn close(&self) -> Result<()> {
         self.backend.close().await
     }

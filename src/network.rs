@@ -82,6 +82,12 @@ impl LinkTarget {
         })
     }
 
+    /// Checks a target built from its public fields or deserialised, as the constructors would.
+    pub fn check(&self) -> Result<()> {
+        validate::id("linked entity", &self.id)?;
+        validate::stored_keyword("linked entity type", &self.kind)
+    }
+
     /// The `(type, id)` pair of the linked entity.
     pub fn entity(&self) -> EntityKey {
         EntityKey {
@@ -129,6 +135,14 @@ impl LinkKey {
             link_type: validate::keyword("link type", link_type)?,
             target,
         })
+    }
+
+    /// Checks an identity built from its public fields or deserialised, as the constructors
+    /// would.
+    pub fn check(&self) -> Result<()> {
+        validate::id("user", &self.user)?;
+        validate::stored_keyword("link type", &self.link_type)?;
+        self.target.check()
     }
 
     /// A deterministic document id for this identity: the SHA-256 of its parts, in hex.
@@ -211,6 +225,11 @@ impl Link {
         Ok(self)
     }
 
+    /// Checks the link's identity (which [`Link::from_key`] takes as given).
+    pub fn check(&self) -> Result<()> {
+        self.key.check()
+    }
+
     /// The link's identity.
     pub fn key(&self) -> &LinkKey {
         &self.key
@@ -246,8 +265,9 @@ impl Link {
         self.extra.as_ref()
     }
 
-    /// Applies a change of weight or extra, keeping identity and link time.
-    pub(crate) fn apply(&mut self, change: &LinkChange) {
+    /// Applies a change of weight or extra, keeping identity and link time (what a backend's
+    /// `update_link` stores).
+    pub fn apply(&mut self, change: &LinkChange) {
         if let Some(weight) = change.weight {
             self.weight = weight;
         }

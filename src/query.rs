@@ -313,7 +313,8 @@ pub enum Metric {
     Count,
     /// How many distinct actors (exact).
     DistinctActors,
-    /// The most recent distinct actors, up to this many, most recent first.
+    /// The first distinct actors met in the group's order, up to this many: the most recent
+    /// first in descending order, the earliest first in ascending order.
     RecentActors(usize),
 }
 
@@ -364,8 +365,10 @@ pub struct FeedQuery {
     pub ranking: Ranking,
     /// Page size and keyset bound.
     pub page: Page,
-    /// Keep only the first activity (in ranking order) of each value of this key. Collapsing
-    /// applies within a page: a later page may show a value an earlier page already showed.
+    /// Keep only the first activity of each value of this key, in the order the page is read:
+    /// the newest per value when reading towards older activities (the default), the oldest
+    /// when reading towards newer ones (ascending, or newer than a position). Collapsing applies
+    /// within a page: a later page may show a value an earlier page already showed.
     pub collapse: Option<GroupKey>,
     /// Group instead of listing.
     pub grouping: Option<Grouping>,
@@ -519,10 +522,45 @@ impl FeedQuery {
         Ok(self)
     }
 
-    /// Checks every limit and consistency rule. The [`Manager`](crate::Manager) calls this before
-    /// any backend sees the query.
+    /// Checks every limit and consistency rule, and every value set through the public fields
+    /// (or deserialised) as the builder methods would have. The [`Manager`](crate::Manager) and
+    /// the backends call this before running a query.
     pub fn validate(&self) -> Result<()> {
         validate::size("page size", self.page.size, 1, MAX_PAGE_SIZE)?;
+        if let Source::Network(rules) = &self.source {
+            for rule in rules {
+                rule.entity.check()?;
+                storable_timestamp("link", rule.since)?;
+                if !rule.weight.is_finite() {
+                    return Err(Error::InvalidWeight { value: rule.weight });
+                }
+            }
+        }
+        let filter = &self.filter;
+        for entity in [&filter.actor, &filter.object, &filter.target]
+            .into_iter()
+            .flatten()
+        {
+            validate::id("filter", &entity.id)?;
+            if let Some(kind) = &entity.kind {
+                validate::stored_keyword("filter type", kind)?;
+            }
+        }
+        for verb in &filter.verbs {
+            validate::stored_keyword("verb", verb)?;
+        }
+        for key in filter.exclude_actors.iter().chain(&filter.exclude_objects) {
+            key.check()?;
+        }
+        for (field, time) in [("since", filter.since), ("until", filter.until)] {
+            if let Some(time) = time {
+                storable_timestamp(field, time)?;
+            }
+        }
+        if let Some(Bound::OlderThan(position) | Bound::NewerThan(position)) = &self.page.bound {
+            validate::id("position", &position.id)?;
+            storable_timestamp("position", position.published)?;
+        }
         self.validate_grouping()?;
         if let (Some(since), Some(until)) = (self.filter.since, self.filter.until) {
             if since > until {

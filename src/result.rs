@@ -43,7 +43,8 @@ pub struct Group {
 pub struct FeedResult {
     /// The page of activities (empty for a grouped query).
     pub hits: Vec<Hit>,
-    /// Whether more activities lie beyond this page in the direction it was read.
+    /// Whether more activities lie beyond this page in the direction it was read (flat queries;
+    /// always `false` for grouped ones).
     pub more: bool,
     /// The groups (empty for a flat query).
     pub groups: Vec<Group>,

@@ -44,6 +44,18 @@ pub(crate) fn keyword(field: &'static str, value: &str) -> Result<String> {
     Ok(value.to_lowercase())
 }
 
+/// Checks a keyword that must already be in its stored form (letters, lower-case), as in values
+/// built from public fields or deserialised rather than through a constructor.
+pub(crate) fn stored_keyword(field: &'static str, value: &str) -> Result<()> {
+    if keyword(field, value)? != value {
+        return Err(Error::InvalidKeyword {
+            field,
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that an `extra` value is a JSON object and returns the object.
 pub(crate) fn extra(field: &'static str, value: Value) -> Result<Map<String, Value>> {
     match value {

@@ -16,9 +16,10 @@ use elasticfeeds::{
 /// | keyset position | none: start at the newest (or, ascending, the oldest) | [`UnAggregated::older_than`], [`UnAggregated::newer_than`] |
 /// | verbs | any | [`UnAggregated::verbs`] |
 ///
-/// To scroll, pass the [`Position`] of the last activity of a page to
+/// To scroll a newest-first feed, pass the [`Position`] of the last activity of a page to
 /// [`older_than`](UnAggregated::older_than); to refresh the top of a feed already on screen, pass
-/// the first one to [`newer_than`](UnAggregated::newer_than).
+/// the first one to [`newer_than`](UnAggregated::newer_than). In an oldest-first feed it is the
+/// other way round: the next page is [`newer_than`](UnAggregated::newer_than) the last activity.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

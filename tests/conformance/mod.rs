@@ -159,6 +159,7 @@ macro_rules! conformance_suite {
                 invalid_index_names,
                 invalid_cursors,
                 invalid_queries,
+                public_fields_are_validated,
             ],
             links: [
                 follow_twice_is_link_exists,

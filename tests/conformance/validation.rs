@@ -534,3 +534,93 @@ pub async fn invalid_queries(store: &dyn Store) {
     assert_err!(m.search(grouped).await, Error::InvalidQuery { .. });
     assert_eq!(snapshot(&m).await, before);
 }
+
+/// Values built from public fields (or deserialised) skip the constructors; the `Manager` and
+/// the backend check them all the same, and the store stays as it was.
+pub async fn public_fields_are_validated(store: &dyn Store) {
+    let (m, before) = seed(store).await;
+    let bad_target = LinkTarget {
+        class: LinkClass::Actor,
+        id: "two words".into(),
+        kind: "person".into(),
+    };
+    let upper_type = LinkKey {
+        user: "carlos".into(),
+        link_type: "FOLLOW".into(),
+        target: LinkTarget::actor("jane", "person").unwrap(),
+    };
+    for key in [
+        LinkKey {
+            user: "carlos".into(),
+            link_type: "follow".into(),
+            target: bad_target.clone(),
+        },
+        upper_type.clone(),
+    ] {
+        let refused = |r: &elasticfeeds::Result<()>| {
+            matches!(
+                r,
+                Err(Error::InvalidId { .. } | Error::InvalidKeyword { .. })
+            )
+        };
+        let added = m.add_link(Link::from_key(key.clone())).await.map(|_| ());
+        assert!(refused(&added), "{added:?}");
+        // A batch with one bad link writes none of it.
+        let batch = m
+            .add_links(vec![
+                Link::new(
+                    "carlos",
+                    "follow",
+                    LinkTarget::actor("zoe", "person").unwrap(),
+                )
+                .unwrap(),
+                Link::from_key(key.clone()),
+            ])
+            .await
+            .map(|_| ());
+        assert!(refused(&batch), "{batch:?}");
+        assert!(refused(&m.remove_link(&key).await));
+        let updated = m.update_link(&key, LinkChange::new()).await.map(|_| ());
+        assert!(refused(&updated), "{updated:?}");
+    }
+    assert!(matches!(
+        m.followers(&bad_target, 10).await,
+        Err(Error::InvalidId { .. })
+    ));
+    let bad_actor = EntityKey {
+        kind: "Person".into(),
+        id: "mark".into(),
+    };
+    assert!(matches!(
+        m.erase_actor(&bad_actor).await,
+        Err(Error::InvalidKeyword { .. })
+    ));
+
+    // Query fields set directly: the manager and the backend both refuse them.
+    let mut upper_verb = FeedQuery::all();
+    upper_verb.filter.verbs = vec!["Post".into()];
+    let mut bad_exclusion = FeedQuery::all();
+    bad_exclusion.filter.exclude_actors = vec![bad_actor.clone()];
+    let mut bad_filter = FeedQuery::all();
+    bad_filter.filter.actor = Some(EntityFilter {
+        id: String::new(),
+        kind: None,
+    });
+    let mut huge_page = FeedQuery::all();
+    huge_page.page.size = usize::MAX;
+    for query in [upper_verb, bad_exclusion, bad_filter, huge_page] {
+        let through_manager = m.search(query.clone()).await;
+        assert!(through_manager.is_err(), "{query:?}");
+        let direct = m.backend().query(&query).await;
+        assert!(
+            matches!(
+                direct,
+                Err(Error::InvalidKeyword { .. }
+                    | Error::InvalidId { .. }
+                    | Error::InvalidSize { .. })
+            ),
+            "{direct:?}"
+        );
+    }
+    assert_eq!(snapshot(&m).await, before);
+}

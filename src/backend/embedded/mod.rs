@@ -226,8 +226,10 @@ impl Inner {
             ),
         ] {
             let opstamp = index.load_metas().map_err(backend)?.opstamp;
-            if seen.swap(opstamp, AtomicOrdering::AcqRel) != opstamp {
+            if seen.load(AtomicOrdering::Acquire) != opstamp {
                 reader.reload().map_err(backend)?;
+                // Recorded only once the reload succeeded, so a failed one is retried.
+                seen.store(opstamp, AtomicOrdering::Release);
             }
         }
         Ok(())
@@ -323,6 +325,7 @@ impl FeedBackend for EmbeddedBackend {
     }
 
     async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
+        query.validate()?;
         let query = query.clone();
         self.0
             .read(move |b, feeds, _| walk::run(&feeds, &b.feed_fields, &query))

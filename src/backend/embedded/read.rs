@@ -1,6 +1,6 @@
 //! Point reads: one activity by id, a user's links, an entity's followers.
 
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term, TERMINATED};
@@ -71,6 +71,11 @@ fn newest_links(
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     );
+    if limit == 0 {
+        // A count alone: no column reads, no sorting.
+        let total = searcher.search(&query, &Count).map_err(backend)?;
+        return Ok((Vec::new(), total as u64));
+    }
     let weight = query
         .weight(EnableScoring::disabled_from_searcher(searcher))
         .map_err(backend)?;

@@ -9,7 +9,7 @@
 //! Existence checks (link exists, activity owned by another actor) must see both what is committed
 //! and what earlier writes of the same batch did; the batch keeps an overlay of its own changes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
 
 use tantivy::collector::{Count, TopDocs};
@@ -92,7 +92,11 @@ struct Batch {
     links: HashMap<String, Option<Link>>,
     feeds_dirty: bool,
     network_dirty: bool,
-    replies: Vec<Reply>,
+    /// Each answer, with the indices its write touched (feeds, network).
+    replies: Vec<(Reply, [bool; 2])>,
+    /// Set when the engine failed half-way through applying a write: nothing of the batch may
+    /// be committed.
+    broken: Option<String>,
 }
 
 impl Writer {
@@ -124,22 +128,40 @@ impl Writer {
     }
 
     /// Commits the batch, reloads the readers and answers its callers.
+    ///
+    /// Each index commits on its own; a caller is told of a failure if an index its write
+    /// touched failed, and that index's pending changes are rolled back so no later commit
+    /// carries them. (An erase touches both indices: if only one commit fails, the other part
+    /// stays done, and the caller is told the erase failed; erasing again completes it.)
     fn commit(&mut self, batch: &mut Batch) {
-        let mut failure = None;
-        for (dirty, writer, reader) in [
+        let mut failures: [Option<String>; 2] = [None, None];
+        for (i, (dirty, writer, reader)) in [
             (batch.feeds_dirty, &mut self.feeds, &self.feeds_reader),
             (batch.network_dirty, &mut self.network, &self.network_reader),
-        ] {
-            if !dirty || failure.is_some() {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if !dirty {
                 continue;
             }
-            if let Err(e) = writer.commit().and_then(|_| reader.reload()) {
-                failure = Some(e.to_string());
+            let result = match &batch.broken {
+                Some(reason) => Err(reason.clone()),
+                None => writer
+                    .commit()
+                    .and_then(|_| reader.reload())
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(reason) = result {
                 let _ = writer.rollback();
+                failures[i] = Some(reason);
             }
         }
-        for reply in batch.replies.drain(..) {
-            reply.send(failure.as_deref());
+        for (reply, touched) in batch.replies.drain(..) {
+            let failure = (0..2)
+                .filter(|i| touched[*i])
+                .find_map(|i| failures[i].as_deref());
+            reply.send(failure);
         }
         *batch = Batch::default();
     }
@@ -147,37 +169,41 @@ impl Writer {
     fn apply(&mut self, op: Op, batch: &mut Batch) {
         match op {
             Op::PutActivities(activities, tx) => match self.put_activities(activities, batch) {
-                Ok(ids) => batch.replies.push(Reply::Ids(tx, ids)),
+                Ok(ids) => batch.replies.push((Reply::Ids(tx, ids), [true, false])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             },
             Op::DeleteActivity(id, tx) => match self.delete_activity(&id, batch) {
-                Ok(found) => batch.replies.push(Reply::Bool(tx, found)),
+                Ok(found) => batch.replies.push((Reply::Bool(tx, found), [true, false])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             },
             Op::EraseActor(actor, tx) => match self.erase_actor(&actor, batch) {
-                Ok(erased) => batch.replies.push(Reply::Erased(tx, erased)),
+                Ok(erased) => batch
+                    .replies
+                    .push((Reply::Erased(tx, erased), [true, true])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             },
             Op::InsertLinks(links, tx) => match self.insert_links(links, batch) {
-                Ok(results) => batch.replies.push(Reply::Links(tx, results)),
+                Ok(results) => batch
+                    .replies
+                    .push((Reply::Links(tx, results), [false, true])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             },
             Op::UpdateLink(key, change, tx) => match self.update_link(&key, &change, batch) {
-                Ok(link) => batch.replies.push(Reply::Link(tx, link)),
+                Ok(link) => batch.replies.push((Reply::Link(tx, link), [false, true])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
             },
             Op::DeleteLink(key, tx) => match self.delete_link(&key, batch) {
-                Ok(()) => batch.replies.push(Reply::Unit(tx, ())),
+                Ok(()) => batch.replies.push((Reply::Unit(tx, ()), [false, true])),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
@@ -185,25 +211,26 @@ impl Writer {
         }
     }
 
+    /// Decides every item first (lookups may fail, and then nothing is written), then writes
+    /// the accepted ones.
     fn put_activities(
         &mut self,
         activities: Vec<Activity>,
         batch: &mut Batch,
     ) -> Result<Vec<Result<String>>> {
-        // Build every document first: an activity that cannot be serialised fails the whole call
-        // before anything is written.
-        let docs = activities
-            .iter()
-            .map(|a| self.feed_fields.document(a))
-            .collect::<Result<Vec<_>>>()?;
         let searcher = self.feeds_reader.searcher();
+        let mut accepted: HashMap<String, EntityKey> = HashMap::new();
+        let mut writes = Vec::new();
         let mut results = Vec::with_capacity(activities.len());
-        for (activity, doc) in activities.into_iter().zip(docs) {
+        for activity in &activities {
             let id = activity.id().unwrap_or_default().to_owned();
             let actor = activity.actor().key().clone();
-            let stored = match batch.activities.get(&id) {
-                Some(state) => state.clone(),
-                None => self.stored_actor(&searcher, &id)?,
+            let stored = match accepted.get(&id) {
+                Some(earlier) => Some(earlier.clone()),
+                None => match batch.activities.get(&id) {
+                    Some(state) => state.clone(),
+                    None => self.stored_actor(&searcher, &id)?,
+                },
             };
             if let Some(stored) = stored.filter(|stored| *stored != actor) {
                 results.push(Err(Error::ActivityConflict {
@@ -213,13 +240,22 @@ impl Writer {
                 }));
                 continue;
             }
-            self.feeds
-                .delete_term(Term::from_field_text(self.feed_fields.id, &id));
-            self.feeds.add_document(doc).map_err(backend)?;
-            batch.activities.insert(id.clone(), Some(actor));
-            batch.feeds_dirty = true;
+            writes.push((id.clone(), self.feed_fields.document(activity)?));
+            accepted.insert(id.clone(), actor);
             results.push(Ok(id));
         }
+        for (id, doc) in writes {
+            self.feeds
+                .delete_term(Term::from_field_text(self.feed_fields.id, &id));
+            batch.feeds_dirty = true;
+            if let Err(e) = self.feeds.add_document(doc) {
+                batch.broken = Some(e.to_string());
+                return Err(backend(e));
+            }
+        }
+        batch
+            .activities
+            .extend(accepted.into_iter().map(|(id, actor)| (id, Some(actor))));
         Ok(results)
     }
 
@@ -331,27 +367,50 @@ impl Writer {
     }
 
     fn write_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
-        let id = link.key().doc_id();
         let doc = self.link_fields.document(&link)?;
+        self.write_link_doc(link, doc, batch)
+    }
+
+    /// Writes a link whose document is already built (so nothing can fail before the write).
+    fn write_link_doc(
+        &mut self,
+        link: Link,
+        doc: TantivyDocument,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        let id = link.key().doc_id();
         self.network
             .delete_term(Term::from_field_text(self.link_fields.id, &id));
-        self.network.add_document(doc).map_err(backend)?;
-        batch.links.insert(id, Some(link));
         batch.network_dirty = true;
+        if let Err(e) = self.network.add_document(doc) {
+            batch.broken = Some(e.to_string());
+            return Err(backend(e));
+        }
+        batch.links.insert(id, Some(link));
         Ok(())
     }
 
+    /// Decides every link first (lookups may fail, and then nothing is written), then writes the
+    /// new ones.
     fn insert_links(&mut self, links: Vec<Link>, batch: &mut Batch) -> Result<Vec<Result<()>>> {
+        let mut accepted = HashSet::new();
+        let mut writes = Vec::new();
         let mut results = Vec::with_capacity(links.len());
         for link in links {
-            if self.current_link(link.key(), batch)?.is_some() {
+            let id = link.key().doc_id();
+            if accepted.contains(&id) || self.current_link(link.key(), batch)?.is_some() {
                 results.push(Err(Error::LinkExists {
                     link: link.key().to_string(),
                 }));
                 continue;
             }
-            self.write_link(link, batch)?;
+            accepted.insert(id);
+            let doc = self.link_fields.document(&link)?;
+            writes.push((link, doc));
             results.push(Ok(()));
+        }
+        for (link, doc) in writes {
+            self.write_link_doc(link, doc, batch)?;
         }
         Ok(results)
     }

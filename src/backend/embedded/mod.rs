@@ -17,6 +17,7 @@ mod walk;
 mod writer;
 
 use std::fs;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -82,6 +83,8 @@ struct Inner {
     link_fields: LinkFields,
     read_only: bool,
     writer: Mutex<Option<WriterHandle>>,
+    /// Why the writer thread stopped, if it panicked.
+    writer_failure: Arc<Mutex<Option<String>>>,
 }
 
 struct WriterHandle {
@@ -164,6 +167,7 @@ impl EmbeddedBackend {
         };
         let feeds_reader: IndexReader = reader(&feeds)?;
         let network_reader: IndexReader = reader(&network)?;
+        let writer_failure = Arc::new(Mutex::new(None));
         let writer = if options.read_only {
             None
         } else {
@@ -186,9 +190,22 @@ impl EmbeddedBackend {
                 link_fields: link_fields.clone(),
             };
             let (queue, receiver) = mpsc::channel();
+            let failure = Arc::clone(&writer_failure);
             let thread = std::thread::Builder::new()
                 .name("elasticfeeds-writer".into())
-                .spawn(move || state.run(receiver))
+                .spawn(move || {
+                    let run = std::panic::catch_unwind(AssertUnwindSafe(|| state.run(receiver)));
+                    if let Err(panic) = run {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".to_owned());
+                        if let Ok(mut slot) = failure.lock() {
+                            *slot = Some(message);
+                        }
+                    }
+                })
                 .map_err(|e| Error::backend(NAME, e))?;
             Some(WriterHandle { queue, thread })
         };
@@ -205,11 +222,28 @@ impl EmbeddedBackend {
             link_fields,
             read_only: options.read_only,
             writer: Mutex::new(writer),
+            writer_failure,
         })))
     }
 }
 
 impl Inner {
+    /// The error for a write the writer thread can no longer take.
+    fn writer_gone(&self) -> Error {
+        match self
+            .writer_failure
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+        {
+            Some(message) => Error::backend(
+                NAME,
+                format!("the writer thread panicked ({message}); reopen the store"),
+            ),
+            None => closed(),
+        }
+    }
+
     /// Reloads a read-only store's readers when the writer has committed since the last read.
     /// Comparing opstamps (one small file read) is much cheaper than reopening every segment.
     fn follow_commits(&self) -> Result<()> {
@@ -244,9 +278,12 @@ impl Inner {
         {
             let guard = self.writer.lock().map_err(|_| poisoned())?;
             let handle = guard.as_ref().ok_or_else(closed)?;
-            handle.queue.send(make(tx)).map_err(|_| closed())?;
+            handle
+                .queue
+                .send(make(tx))
+                .map_err(|_| self.writer_gone())?;
         }
-        rx.await.map_err(|_| closed())?
+        rx.await.map_err(|_| self.writer_gone())?
     }
 
     /// Runs a read on a blocking thread with fresh searchers.

@@ -37,38 +37,34 @@ pub(super) enum Op {
     DeleteLink(LinkKey, oneshot::Sender<Result<()>>),
 }
 
-/// An answer waiting for the commit that makes it true.
-enum Reply {
-    Ids(
-        oneshot::Sender<Result<Vec<Result<String>>>>,
-        Vec<Result<String>>,
-    ),
-    Links(oneshot::Sender<Result<Vec<Result<()>>>>, Vec<Result<()>>),
-    Bool(oneshot::Sender<Result<bool>>, bool),
-    Erased(oneshot::Sender<Result<Erased>>, Erased),
-    Unit(oneshot::Sender<Result<()>>, ()),
-    Link(oneshot::Sender<Result<Link>>, Link),
-}
+/// An answer waiting for the commit that makes it true: sends the value, or the commit's
+/// failure instead. A caller that stopped waiting is fine.
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
 
-impl Reply {
-    /// Sends the answer, or the commit's error instead. A caller that stopped waiting is fine.
-    fn send(self, failure: Option<&str>) {
-        let fail = || Error::backend("embedded", failure.unwrap_or_default().to_owned());
-        macro_rules! answer {
-            ($tx:expr, $value:expr) => {{
-                let _ = $tx.send(match failure {
-                    None => Ok($value),
-                    Some(_) => Err(fail()),
+/// Which indices a write touches: (feeds, network).
+const FEEDS: [bool; 2] = [true, false];
+const NETWORK: [bool; 2] = [false, true];
+const BOTH: [bool; 2] = [true, true];
+
+/// Answers a refused write at once, and holds an accepted one until its commit.
+fn defer<T: Send + 'static>(
+    batch: &mut Batch,
+    tx: oneshot::Sender<Result<T>>,
+    result: Result<T>,
+    touched: [bool; 2],
+) {
+    match result {
+        Ok(value) => {
+            let reply: Reply = Box::new(move |failure| {
+                let _ = tx.send(match failure {
+                    None => Ok(value),
+                    Some(reason) => Err(Error::backend("embedded", reason.to_owned())),
                 });
-            }};
+            });
+            batch.replies.push((reply, touched));
         }
-        match self {
-            Reply::Ids(tx, v) => answer!(tx, v),
-            Reply::Links(tx, v) => answer!(tx, v),
-            Reply::Bool(tx, v) => answer!(tx, v),
-            Reply::Erased(tx, v) => answer!(tx, v),
-            Reply::Unit(tx, v) => answer!(tx, v),
-            Reply::Link(tx, v) => answer!(tx, v),
+        Err(e) => {
+            let _ = tx.send(Err(e));
         }
     }
 }
@@ -161,53 +157,37 @@ impl Writer {
             let failure = (0..2)
                 .filter(|i| touched[*i])
                 .find_map(|i| failures[i].as_deref());
-            reply.send(failure);
+            reply(failure);
         }
         *batch = Batch::default();
     }
 
     fn apply(&mut self, op: Op, batch: &mut Batch) {
         match op {
-            Op::PutActivities(activities, tx) => match self.put_activities(activities, batch) {
-                Ok(ids) => batch.replies.push((Reply::Ids(tx, ids), [true, false])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
-            Op::DeleteActivity(id, tx) => match self.delete_activity(&id, batch) {
-                Ok(found) => batch.replies.push((Reply::Bool(tx, found), [true, false])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
-            Op::EraseActor(actor, tx) => match self.erase_actor(&actor, batch) {
-                Ok(erased) => batch
-                    .replies
-                    .push((Reply::Erased(tx, erased), [true, true])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
-            Op::InsertLinks(links, tx) => match self.insert_links(links, batch) {
-                Ok(results) => batch
-                    .replies
-                    .push((Reply::Links(tx, results), [false, true])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
-            Op::UpdateLink(key, change, tx) => match self.update_link(&key, &change, batch) {
-                Ok(link) => batch.replies.push((Reply::Link(tx, link), [false, true])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
-            Op::DeleteLink(key, tx) => match self.delete_link(&key, batch) {
-                Ok(()) => batch.replies.push((Reply::Unit(tx, ()), [false, true])),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            },
+            Op::PutActivities(activities, tx) => {
+                let result = self.put_activities(activities, batch);
+                defer(batch, tx, result, FEEDS);
+            }
+            Op::DeleteActivity(id, tx) => {
+                let result = self.delete_activity(&id, batch);
+                defer(batch, tx, result, FEEDS);
+            }
+            Op::EraseActor(actor, tx) => {
+                let result = self.erase_actor(&actor, batch);
+                defer(batch, tx, result, BOTH);
+            }
+            Op::InsertLinks(links, tx) => {
+                let result = self.insert_links(links, batch);
+                defer(batch, tx, result, NETWORK);
+            }
+            Op::UpdateLink(key, change, tx) => {
+                let result = self.update_link(&key, &change, batch);
+                defer(batch, tx, result, NETWORK);
+            }
+            Op::DeleteLink(key, tx) => {
+                let result = self.delete_link(&key, batch);
+                defer(batch, tx, result, NETWORK);
+            }
         }
     }
 

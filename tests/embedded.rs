@@ -397,3 +397,63 @@ mod read_plans {
         assert_eq!(seen, expected);
     }
 }
+
+/// The writer lock holds across processes: this test binary runs itself again as a child that
+/// tries to open a store the parent holds.
+mod other_process {
+    use std::process::Command;
+
+    use elasticfeeds::{Error, Manager};
+
+    const PROBE: &str = "ELASTICFEEDS_LOCK_PROBE";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn second_process_gets_store_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let path = path.to_str().unwrap();
+        let holder = Manager::open(path).await.unwrap();
+        holder.follow("carlos", "mark").await.unwrap();
+
+        let run_child = || {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "--nocapture",
+                    "other_process::child_opens_store",
+                ])
+                .env(PROBE, path)
+                .output()
+                .unwrap()
+        };
+        let child = run_child();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "{stdout}");
+        assert!(stdout.contains("probe: locked"), "{stdout}");
+        // It saw the store was in use and left it untouched.
+        assert_eq!(holder.following_count("carlos").await.unwrap(), 1);
+
+        // Once the holder closes, another process can open it and finds its data.
+        holder.close().await.unwrap();
+        drop(holder);
+        let child = run_child();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(stdout.contains("probe: opened with 1 link"), "{stdout}");
+    }
+
+    /// Run only by `second_process_gets_store_locked`, in a child process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a child process of second_process_gets_store_locked"]
+    async fn child_opens_store() {
+        let path = std::env::var(PROBE).expect("run by second_process_gets_store_locked");
+        match Manager::open(&path).await {
+            Err(Error::StoreLocked { .. }) => println!("probe: locked"),
+            Ok(m) => {
+                let links = m.following_count("carlos").await.unwrap();
+                println!("probe: opened with {links} link");
+            }
+            Err(other) => panic!("probe: unexpected {other:?}"),
+        }
+    }
+}

@@ -177,6 +177,10 @@ pub enum Error {
     #[error("this store was opened read-only")]
     ReadOnly,
 
+    /// A write was attempted after [`Manager::close`](crate::Manager::close) released the store.
+    #[error("this store was closed")]
+    StoreClosed,
+
     /// The backend cannot do what the query asks; nothing was approximated.
     #[error("the {backend} backend does not support {feature}")]
     Unsupported {

@@ -77,11 +77,11 @@ pub async fn reopen_after_close(store: &dyn Store) {
     seed(&m).await;
     let clone = m.clone();
     m.close().await.unwrap();
-    assert!(clone
-        .add_activity(post("late", "mark", at(0)))
-        .await
-        .is_err());
-    assert!(clone.follow("late", "mark").await.is_err());
+    assert_err!(
+        clone.add_activity(post("late", "mark", at(0))).await,
+        Error::StoreClosed
+    );
+    assert_err!(clone.follow("late", "mark").await, Error::StoreClosed);
 
     // The closed manager is still alive: closing released the store.
     let reopened = store.open(&name, OpenOptions::default()).await.unwrap();

@@ -457,7 +457,7 @@ fn backend(e: TantivyError) -> Error {
 }
 
 fn closed() -> Error {
-    Error::backend(NAME, "the store was closed")
+    Error::StoreClosed
 }
 
 fn poisoned() -> Error {

@@ -457,3 +457,45 @@ mod other_process {
         }
     }
 }
+
+/// Concurrent writes through clones of one `Manager` are grouped into few commits.
+mod group_commit {
+    use std::sync::Arc;
+
+    use elasticfeeds::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+    use elasticfeeds::{FeedBackend, Manager};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits() {
+        let options = EmbeddedOptions {
+            feeds_index: "feeds".into(),
+            network_index: "network".into(),
+            read_only: false,
+        };
+        let backend = tokio::task::spawn_blocking(move || EmbeddedBackend::memory(options))
+            .await
+            .unwrap()
+            .unwrap();
+        let dynamic: Arc<dyn FeedBackend> = Arc::new(backend.clone());
+        let manager = Manager::from_backend(dynamic, 100).unwrap();
+
+        let writes = 200;
+        let tasks: Vec<_> = (0..writes)
+            .map(|n| {
+                let m = manager.clone();
+                tokio::spawn(async move { m.follow(&format!("user{n}"), "mark").await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let follower = elasticfeeds::LinkTarget::actor("mark", "person").unwrap();
+        assert_eq!(manager.follower_count(&follower).await.unwrap(), writes);
+        let commits = backend.commit_count();
+        println!("{writes} concurrent follows: {commits} commits");
+        assert!(
+            (1..writes / 4).contains(&commits),
+            "{writes} concurrent writes took {commits} commits"
+        );
+    }
+}

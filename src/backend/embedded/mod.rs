@@ -85,6 +85,8 @@ struct Inner {
     writer: Mutex<Option<WriterHandle>>,
     /// Why the writer thread stopped, if it panicked.
     writer_failure: Arc<Mutex<Option<String>>>,
+    /// Commits the writer thread has made.
+    commits: Arc<AtomicU64>,
 }
 
 struct WriterHandle {
@@ -136,6 +138,12 @@ impl EmbeddedBackend {
         Self::start(path.display().to_string(), feeds, network, options)
     }
 
+    /// How many index commits this backend's writer has made since it opened: a diagnostic that
+    /// shows how well concurrent writes were grouped (each index's commit counts once).
+    pub fn commit_count(&self) -> u64 {
+        self.0.commits.load(AtomicOrdering::Relaxed)
+    }
+
     /// A new, empty in-RAM store. Blocking: call it from a blocking context.
     pub fn memory(options: EmbeddedOptions) -> Result<Self> {
         let create = |schema, sorted| {
@@ -168,6 +176,7 @@ impl EmbeddedBackend {
         let feeds_reader: IndexReader = reader(&feeds)?;
         let network_reader: IndexReader = reader(&network)?;
         let writer_failure = Arc::new(Mutex::new(None));
+        let commits = Arc::new(AtomicU64::new(0));
         let writer = if options.read_only {
             None
         } else {
@@ -188,6 +197,7 @@ impl EmbeddedBackend {
                 network_reader: network_reader.clone(),
                 feed_fields: feed_fields.clone(),
                 link_fields: link_fields.clone(),
+                commits: Arc::clone(&commits),
             };
             let (queue, receiver) = mpsc::channel();
             let failure = Arc::clone(&writer_failure);
@@ -223,6 +233,7 @@ impl EmbeddedBackend {
             read_only: options.read_only,
             writer: Mutex::new(writer),
             writer_failure,
+            commits,
         })))
     }
 }

@@ -10,7 +10,8 @@
 //! and what earlier writes of the same batch did; the batch keeps an overlay of its own changes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{mpsc, Arc};
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -77,6 +78,8 @@ pub(super) struct Writer {
     pub(super) network_reader: IndexReader,
     pub(super) feed_fields: FeedFields,
     pub(super) link_fields: LinkFields,
+    /// Commits made so far (each index's commit counts once).
+    pub(super) commits: Arc<AtomicU64>,
 }
 
 /// What the current batch changed and has not committed yet.
@@ -148,6 +151,7 @@ impl Writer {
                     .and_then(|_| reader.reload())
                     .map_err(|e| e.to_string()),
             };
+            self.commits.fetch_add(1, AtomicOrdering::Relaxed);
             if let Err(reason) = result {
                 let _ = writer.rollback();
                 failures[i] = Some(reason);

@@ -23,7 +23,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, TimeZone, Utc};
 use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
-use elasticfeeds_aggregators::UnAggregated;
+use elasticfeeds_aggregators::{UnAggregated, YearMonthType};
 
 struct Args {
     activities: usize,
@@ -210,6 +210,23 @@ async fn main() -> Result<()> {
     }
     samples.sort();
     network_samples.sort();
+
+    // Grouped: YearMonthType with its default sizes, and bounded to one year.
+    let mut grouped = Vec::with_capacity(args.readers);
+    let mut grouped_year = Vec::with_capacity(args.readers);
+    let whole = YearMonthType::new();
+    let one_year = YearMonthType::new().year(2025)?;
+    for reader in 0..args.readers {
+        let user = format!("reader{reader}");
+        let started = Instant::now();
+        manager.get_feeds(&user, &whole).await?;
+        grouped.push(started.elapsed());
+        let started = Instant::now();
+        manager.get_feeds(&user, &one_year).await?;
+        grouped_year.push(started.elapsed());
+    }
+    grouped.sort();
+    grouped_year.sort();
     let size: u64 = walk_size(&dir);
 
     // # Report
@@ -247,6 +264,19 @@ async fn main() -> Result<()> {
             quantile(&samples, 0.99),
             quantile(&samples, 1.0),
         );
+    }
+    for (name, sorted) in [
+        ("YearMonthType, default sizes", &grouped),
+        ("YearMonthType, year 2025", &grouped_year),
+    ] {
+        if !sorted.is_empty() {
+            println!(
+                "| {name}, {} reads: p50 / p99 (ms) | {:.3} / {:.3} |",
+                sorted.len(),
+                quantile(sorted, 0.5),
+                quantile(sorted, 0.99),
+            );
+        }
     }
     if !network_samples.is_empty() {
         println!(

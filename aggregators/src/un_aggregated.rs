@@ -255,6 +255,9 @@ mod tests {
             .unwrap()
             .with_id(id)
             .unwrap()
+            // A fixed time: two calls must build equal activities.
+            .published_at(at("2024-02-01T10:00:00Z"))
+            .unwrap()
         };
         let result = FeedResult {
             hits: vec![

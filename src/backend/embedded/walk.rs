@@ -238,6 +238,8 @@ struct Columns {
     actor: StrColumn,
     object: StrColumn,
     target: StrColumn,
+    /// The term hashes of actor, object and target.
+    hashes: [Column<u64>; 3],
 }
 
 /// The network's rules by column: for each entity term, the earliest link time that reaches it
@@ -300,11 +302,7 @@ const SCAN_BUDGET: u32 = 8_192;
 /// Where a cursor's documents come from.
 enum Docs {
     /// Every document in doc order (newest first) from `next`, pre-filtered by term hashes.
-    Scan {
-        next: DocId,
-        left: u32,
-        hashes: Box<[Column<u64>; 3]>,
-    },
+    Scan { next: DocId, left: u32 },
     /// The candidate query's matches.
     Postings(Box<dyn tantivy::query::Scorer>),
 }
@@ -353,6 +351,11 @@ impl Cursor {
             actor: str_column(feed::ACTOR)?,
             object: str_column(feed::OBJECT)?,
             target: str_column(feed::TARGET)?,
+            hashes: [
+                ff.u64(feed::ACTOR_HASH).map_err(backend)?,
+                ff.u64(feed::OBJECT_HASH).map_err(backend)?,
+                ff.u64(feed::TARGET_HASH).map_err(backend)?,
+            ],
         };
         // Skip straight to the first document not newer than the upper limit.
         let start = first_doc_at_or_below(&columns.published, reader.max_doc(), plan.max_ms);
@@ -366,15 +369,9 @@ impl Cursor {
             return Ok(None);
         };
         let docs = if scan {
-            let hash = |name| ff.u64(name).map_err(backend);
             Docs::Scan {
                 next: start,
                 left: plan.scan_budget,
-                hashes: Box::new([
-                    hash(feed::ACTOR_HASH)?,
-                    hash(feed::OBJECT_HASH)?,
-                    hash(feed::TARGET_HASH)?,
-                ]),
             }
         } else {
             Docs::Postings(postings(weight, reader, start)?)
@@ -458,16 +455,20 @@ impl Cursor {
     /// The hash pre-filter of a scan: could any link reach this document? (Posting lists only
     /// yield documents that carry a linked term, so they need no pre-filter.)
     fn may_reach(&self, doc: DocId, published: i64) -> bool {
-        let (Docs::Scan { hashes, .. }, Some(reach)) = (&self.docs, &self.rules.reach) else {
+        let (Docs::Scan { .. }, Some(reach)) = (&self.docs, &self.rules.reach) else {
             return true;
         };
-        hashes.iter().zip(&reach.by_hash).any(|(column, by_hash)| {
-            !by_hash.is_empty()
-                && column
-                    .first(doc)
-                    .and_then(|hash| by_hash.get(&hash))
-                    .is_some_and(|since| published >= *since)
-        })
+        self.columns
+            .hashes
+            .iter()
+            .zip(&reach.by_hash)
+            .any(|(column, by_hash)| {
+                !by_hash.is_empty()
+                    && column
+                        .first(doc)
+                        .and_then(|hash| by_hash.get(&hash))
+                        .is_some_and(|since| published >= *since)
+            })
     }
 
     fn check(&self, doc: DocId, published: i64) -> Result<Option<Candidate>> {
@@ -495,12 +496,23 @@ impl Cursor {
                 &self.columns.target,
             ];
             let mut reached = false;
-            for (slot, ord) in [actor, object, ord(&self.columns.target)]
-                .into_iter()
-                .enumerate()
-            {
-                let Some(ord) = ord else { continue };
-                let since = rules.since(reach, slot, columns[slot], ord)?;
+            for (slot, column) in columns.into_iter().enumerate() {
+                // The hash rules a column out exactly when it is absent from the network (or
+                // too early for every term sharing it); only a hit costs a dictionary lookup,
+                // once per term and segment.
+                let by_hash = &reach.by_hash[slot];
+                if by_hash.is_empty() {
+                    continue;
+                }
+                let hash = self.columns.hashes[slot].first(doc);
+                if !hash
+                    .and_then(|h| by_hash.get(&h))
+                    .is_some_and(|earliest| published >= *earliest)
+                {
+                    continue;
+                }
+                let Some(ord) = ord(column) else { continue };
+                let since = rules.since(reach, slot, column, ord)?;
                 if since.is_some_and(|since| published >= since) {
                     reached = true;
                     break;

@@ -505,9 +505,9 @@ impl Cursor {
                     continue;
                 }
                 let hash = self.columns.hashes[slot].first(doc);
-                if !hash
+                if hash
                     .and_then(|h| by_hash.get(&h))
-                    .is_some_and(|earliest| published >= *earliest)
+                    .is_none_or(|earliest| published < *earliest)
                 {
                     continue;
                 }

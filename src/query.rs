@@ -4,7 +4,7 @@
 //! backend compiles the query to its engine. The vocabulary covers what the built-in aggregators
 //! and the roadmap need (grouping with per-group metrics, ranking, collapse, vectors, windows,
 //! exclusions), so a new aggregator never has to reopen the core. A backend that cannot do one of
-//! these answers [`Error::Unsupported`](crate::Error::Unsupported) naming it; it never approximates.
+//! these answers [`Error::Unsupported`](crate::Error) naming it; it never approximates.
 //!
 //! # Matching
 //! - An actor link matches activities whose actor is the linked `(type, id)`, published at or

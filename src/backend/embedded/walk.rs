@@ -1,13 +1,19 @@
 //! Feed queries on the embedded backend: a walk over the activity index in feed order.
 //!
 //! Every segment of the activity index is sorted by `published`, newest first. A query opens one
-//! cursor per segment over the union of the posting lists of the followed and watched entities
-//! (or over every document, for a network-free search), and merges the cursors by
-//! `(published, id)`. Each candidate is checked on columns only: its own link's "since" bound
-//! (looked up by term ordinal, so no hashing and no false matches), verbs, time window,
-//! exclusions, and the keyset position. The walk stops as soon as the page (or every group) is
-//! full, so a newest-first page costs about as much as the activities it returns plus the posting
-//! blocks it touches, not the number of matching activities.
+//! cursor per segment and merges the cursors by `(published, id)`, so the walk meets activities
+//! in exact feed order and stops as soon as the page (or every group) is full.
+//!
+//! Where a cursor's documents come from is decided per read and per segment: a network feed
+//! first *scans* the segment newest-first, testing each document's actor, object and target
+//! hashes against the network (a few nanoseconds a document, whatever the network's size);
+//! after [`SCAN_BUDGET`] documents it continues, from the same document, on the *posting lists*
+//! of the linked entities (a few microseconds per entity to open, then little per match). A
+//! network-free search, or a feed filtered on an entity, uses its posting lists from the start.
+//!
+//! Every candidate is then checked exactly on columns: the "since" time of the links reaching
+//! it (hash first; on a hit, the exact term, resolved once per term and segment, so a hash
+//! collision never changes a result), verbs, time window, exclusions and the keyset position.
 //!
 //! Walking towards *newer* activities (ascending order, or a page newer than a position) cannot
 //! stop early in a newest-first segment: it reads every candidate newer than the lower limit.
@@ -662,9 +668,7 @@ impl SegmentRules {
             exclude_objects: ords(&columns.object, &query.filter.exclude_objects)?,
         }))
     }
-}
 
-impl SegmentRules {
     /// The earliest link time reaching the entity with this ordinal in column `slot`.
     fn since(
         &self,

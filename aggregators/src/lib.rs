@@ -56,6 +56,8 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(test)]
+mod test_support;
 mod un_aggregated;
 mod year_month_type;
 

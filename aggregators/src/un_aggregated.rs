@@ -162,30 +162,10 @@ impl Aggregator for UnAggregated {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-    use elasticfeeds::{Actor, Error, Hit, Link, LinkTarget, Object};
+    use elasticfeeds::{Actor, Error, Hit, Object};
 
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn network() -> Network {
-        let link = Link::new(
-            "carlos",
-            "follow",
-            LinkTarget::actor("mark", "person").unwrap(),
-        )
-        .unwrap()
-        .linked_at(at("2024-01-01T00:00:00Z"))
-        .unwrap();
-        Network {
-            user: "carlos".into(),
-            links: vec![link],
-            total: 1,
-        }
-    }
+    use crate::test_support::{at, network};
 
     #[test]
     fn defaults() {

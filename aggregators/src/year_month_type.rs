@@ -281,16 +281,12 @@ fn unexpected(expected: &str, found: &GroupValue) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
     use elasticfeeds::query::{GroupLevel, MAX_HITS_PER_GROUP};
-    use elasticfeeds::{Actor, EntityKey, Hit, Link, LinkTarget, Object};
+    use elasticfeeds::{Actor, EntityKey, Hit, Object};
     use serde_json::json;
 
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use crate::test_support::{at, network};
 
     fn activity(id: &str, verb: &str, published: &str) -> Activity {
         Activity::new(
@@ -320,22 +316,6 @@ mod tests {
                 })
                 .collect(),
             groups,
-        }
-    }
-
-    fn network() -> Network {
-        let link = Link::new(
-            "carlos",
-            "follow",
-            LinkTarget::actor("mark", "person").unwrap(),
-        )
-        .unwrap()
-        .linked_at(at("2024-01-01T00:00:00Z"))
-        .unwrap();
-        Network {
-            user: "carlos".into(),
-            links: vec![link],
-            total: 1,
         }
     }
 

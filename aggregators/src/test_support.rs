@@ -1,0 +1,26 @@
+//! Fixtures shared by the aggregators' unit tests.
+
+use chrono::{DateTime, Utc};
+use elasticfeeds::{Link, LinkTarget, Network};
+
+/// Parses an RFC 3339 time.
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// carlos's network: one follow of `person:mark`, made on 2024-01-01.
+pub(crate) fn network() -> Network {
+    let link = Link::new(
+        "carlos",
+        "follow",
+        LinkTarget::actor("mark", "person").unwrap(),
+    )
+    .unwrap()
+    .linked_at(at("2024-01-01T00:00:00Z"))
+    .unwrap();
+    Network {
+        user: "carlos".into(),
+        links: vec![link],
+        total: 1,
+    }
+}

@@ -609,9 +609,18 @@ impl FeedQuery {
             total = total.saturating_add(product);
         }
         validate::size("groups over all levels", total, 1, MAX_GROUPS)?;
-        for metric in &grouping.metrics {
+        for (i, metric) in grouping.metrics.iter().enumerate() {
             if let Metric::RecentActors(n) = metric {
                 validate::size("recent actors", *n, 1, MAX_HITS_PER_GROUP)?;
+            }
+            let kind = std::mem::discriminant(metric);
+            if grouping.metrics[..i]
+                .iter()
+                .any(|m| std::mem::discriminant(m) == kind)
+            {
+                return Err(Error::InvalidQuery {
+                    reason: format!("metric {metric:?} is asked for twice"),
+                });
             }
         }
         Ok(())
@@ -726,6 +735,10 @@ mod tests {
             .group_by([(GroupKey::Verb, 1000), (GroupKey::Actor, 1000)], 10)
             .is_err());
         assert!(q.clone().group_by([], 10).is_err());
+        let mut twice = q.clone().group_by([(GroupKey::Verb, 10)], 10).unwrap();
+        twice.grouping.as_mut().unwrap().metrics =
+            vec![Metric::RecentActors(3), Metric::RecentActors(5)];
+        assert!(matches!(twice.validate(), Err(Error::InvalidQuery { .. })));
         assert!(q.year(0).is_err());
     }
 }

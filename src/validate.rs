@@ -35,13 +35,20 @@ pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
 ///
 /// "Letters" means Unicode alphabetic characters, so `año` is accepted and `post_2` is not.
 pub(crate) fn keyword(field: &'static str, value: &str) -> Result<String> {
+    let refuse = || Error::InvalidKeyword {
+        field,
+        value: value.to_owned(),
+    };
     if value.is_empty() || value.len() > MAX_ID_BYTES || !value.chars().all(char::is_alphabetic) {
-        return Err(Error::InvalidKeyword {
-            field,
-            value: value.to_owned(),
-        });
+        return Err(refuse());
     }
-    Ok(value.to_lowercase())
+    // Lower-casing can add non-letters (`İ` becomes `i` and a combining dot): such a keyword
+    // could never be read back as valid, so it is refused here.
+    let lower = value.to_lowercase();
+    if lower.len() > MAX_ID_BYTES || !lower.chars().all(char::is_alphabetic) {
+        return Err(refuse());
+    }
+    Ok(lower)
 }
 
 /// Checks a keyword that must already be in its stored form (letters, lower-case), as in values
@@ -134,7 +141,7 @@ mod tests {
     fn keywords() {
         assert_eq!(keyword("verb", "Add").unwrap(), "add");
         assert_eq!(keyword("verb", "AÑO").unwrap(), "año");
-        for bad in ["", "post_2", "two words", "a-b", "x1"] {
+        for bad in ["", "post_2", "two words", "a-b", "x1", "İzmir"] {
             assert!(
                 matches!(keyword("verb", bad), Err(Error::InvalidKeyword { .. })),
                 "{bad:?}"

@@ -17,7 +17,6 @@ mod walk;
 mod writer;
 
 use std::fs;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -84,7 +83,7 @@ struct Inner {
     read_only: bool,
     writer: Mutex<Option<WriterHandle>>,
     /// Why the writer thread stopped, if it panicked.
-    writer_failure: Arc<Mutex<Option<String>>>,
+    writer_failure: Mutex<Option<String>>,
     /// Commits the writer thread has made.
     commits: Arc<AtomicU64>,
 }
@@ -175,7 +174,7 @@ impl EmbeddedBackend {
         };
         let feeds_reader: IndexReader = reader(&feeds)?;
         let network_reader: IndexReader = reader(&network)?;
-        let writer_failure = Arc::new(Mutex::new(None));
+        let writer_failure = Mutex::new(None);
         let commits = Arc::new(AtomicU64::new(0));
         let writer = if options.read_only {
             None
@@ -198,24 +197,12 @@ impl EmbeddedBackend {
                 feed_fields: feed_fields.clone(),
                 link_fields: link_fields.clone(),
                 commits: Arc::clone(&commits),
+                stale: [false; 2],
             };
             let (queue, receiver) = mpsc::channel();
-            let failure = Arc::clone(&writer_failure);
             let thread = std::thread::Builder::new()
                 .name("elasticfeeds-writer".into())
-                .spawn(move || {
-                    let run = std::panic::catch_unwind(AssertUnwindSafe(|| state.run(receiver)));
-                    if let Err(panic) = run {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown panic".to_owned());
-                        if let Ok(mut slot) = failure.lock() {
-                            *slot = Some(message);
-                        }
-                    }
-                })
+                .spawn(move || state.run(receiver))
                 .map_err(|e| Error::backend(NAME, e))?;
             Some(WriterHandle { queue, thread })
         };
@@ -240,7 +227,26 @@ impl EmbeddedBackend {
 
 impl Inner {
     /// The error for a write the writer thread can no longer take.
-    fn writer_gone(&self) -> Error {
+    ///
+    /// The thread only stops with writes outstanding when it panicked (a clean stop follows
+    /// `close`, which takes the handle first), so its panic is taken from `join` and kept for
+    /// every later write.
+    async fn writer_gone(&self) -> Error {
+        let handle = self.writer.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(handle) = handle {
+            drop(handle.queue);
+            let joined = tokio::task::spawn_blocking(move || handle.thread.join()).await;
+            if let Ok(Err(panic)) = joined {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                if let Ok(mut slot) = self.writer_failure.lock() {
+                    *slot = Some(message);
+                }
+            }
+        }
         match self
             .writer_failure
             .lock()
@@ -286,15 +292,17 @@ impl Inner {
             return Err(Error::ReadOnly);
         }
         let (tx, rx) = oneshot::channel();
-        {
+        let sent = {
             let guard = self.writer.lock().map_err(|_| poisoned())?;
             let handle = guard.as_ref().ok_or_else(closed)?;
-            handle
-                .queue
-                .send(make(tx))
-                .map_err(|_| self.writer_gone())?;
+            handle.queue.send(make(tx)).is_ok()
+        };
+        if sent {
+            if let Ok(answer) = rx.await {
+                return answer;
+            }
         }
-        rx.await.map_err(|_| self.writer_gone())?
+        Err(self.writer_gone().await)
     }
 
     /// Runs a read on a blocking thread with fresh searchers.

@@ -38,6 +38,20 @@ pub(super) enum Op {
     DeleteLink(LinkKey, oneshot::Sender<Result<()>>),
 }
 
+impl Op {
+    /// Answers the write with an error, without applying it.
+    fn fail(self, e: Error) {
+        match self {
+            Op::PutActivities(_, tx) => drop(tx.send(Err(e))),
+            Op::DeleteActivity(_, tx) => drop(tx.send(Err(e))),
+            Op::EraseActor(_, tx) => drop(tx.send(Err(e))),
+            Op::InsertLinks(_, tx) => drop(tx.send(Err(e))),
+            Op::UpdateLink(_, _, tx) => drop(tx.send(Err(e))),
+            Op::DeleteLink(_, tx) => drop(tx.send(Err(e))),
+        }
+    }
+}
+
 /// An answer waiting for the commit that makes it true: sends the value, or the commit's
 /// failure instead. A caller that stopped waiting is fine.
 type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -80,6 +94,8 @@ pub(super) struct Writer {
     pub(super) link_fields: LinkFields,
     /// Commits made so far (each index's commit counts once).
     pub(super) commits: Arc<AtomicU64>,
+    /// Readers (feeds, network) whose reload failed after a commit.
+    pub(super) stale: [bool; 2],
 }
 
 /// What the current batch changed and has not committed yet.
@@ -144,17 +160,21 @@ impl Writer {
             if !dirty {
                 continue;
             }
-            let result = match &batch.broken {
-                Some(reason) => Err(reason.clone()),
-                None => writer
-                    .commit()
-                    .and_then(|_| reader.reload())
-                    .map_err(|e| e.to_string()),
-            };
-            self.commits.fetch_add(1, AtomicOrdering::Relaxed);
-            if let Err(reason) = result {
+            if let Some(reason) = &batch.broken {
                 let _ = writer.rollback();
-                failures[i] = Some(reason);
+                failures[i] = Some(reason.clone());
+                continue;
+            }
+            self.commits.fetch_add(1, AtomicOrdering::Relaxed);
+            if let Err(e) = writer.commit() {
+                let _ = writer.rollback();
+                failures[i] = Some(e.to_string());
+            } else if let Err(e) = reader.reload() {
+                // Committed but not visible: the caller is told it failed (a write is
+                // acknowledged only once readable), and the reader is reloaded before the
+                // writer decides anything else on it.
+                self.stale[i] = true;
+                failures[i] = Some(format!("committed, but the reader did not reload: {e}"));
             }
         }
         for (reply, touched) in batch.replies.drain(..) {
@@ -166,7 +186,25 @@ impl Writer {
         *batch = Batch::default();
     }
 
+    /// Reloads readers left stale by a failed reload, so no decision rests on an old view.
+    fn refresh(&mut self) -> Result<()> {
+        for (i, reader) in [&self.feeds_reader, &self.network_reader]
+            .into_iter()
+            .enumerate()
+        {
+            if self.stale[i] {
+                reader.reload().map_err(backend)?;
+                self.stale[i] = false;
+            }
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, op: Op, batch: &mut Batch) {
+        if let Err(e) = self.refresh() {
+            op.fail(e);
+            return;
+        }
         match op {
             Op::PutActivities(activities, tx) => {
                 let result = self.put_activities(activities, batch);

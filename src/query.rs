@@ -528,6 +528,12 @@ impl FeedQuery {
     pub fn validate(&self) -> Result<()> {
         validate::size("page size", self.page.size, 1, MAX_PAGE_SIZE)?;
         if let Source::Network(rules) = &self.source {
+            validate::size(
+                "network rules",
+                rules.len(),
+                0,
+                crate::manager::MAX_LINK_SIZE_LIMIT,
+            )?;
             for rule in rules {
                 rule.entity.check()?;
                 storable_timestamp("link", rule.since)?;
@@ -549,6 +555,19 @@ impl FeedQuery {
         for verb in &filter.verbs {
             validate::stored_keyword("verb", verb)?;
         }
+        validate::size(
+            "excluded actors",
+            filter.exclude_actors.len(),
+            0,
+            MAX_PAGE_SIZE,
+        )?;
+        validate::size(
+            "excluded objects",
+            filter.exclude_objects.len(),
+            0,
+            MAX_PAGE_SIZE,
+        )?;
+        validate::size("verbs", filter.verbs.len(), 0, MAX_PAGE_SIZE)?;
         for key in filter.exclude_actors.iter().chain(&filter.exclude_objects) {
             key.check()?;
         }

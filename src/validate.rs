@@ -150,6 +150,22 @@ mod tests {
     }
 
     #[test]
+    fn stored_keywords() {
+        assert!(stored_keyword("verb", "año").is_ok());
+        for bad in ["", "Add", "ǅ", "a1", "i\u{307}", &"x".repeat(513)] {
+            assert!(stored_keyword("verb", bad).is_err(), "{bad:?}");
+        }
+        // Whatever `keyword` produces, `stored_keyword` accepts.
+        for raw in ["Add", "AÑO", "Straße", "ǅemal"] {
+            let lower = keyword("verb", raw).unwrap();
+            assert!(
+                stored_keyword("verb", &lower).is_ok(),
+                "{raw:?} -> {lower:?}"
+            );
+        }
+    }
+
+    #[test]
     fn index_names() {
         assert!(index_name("feeds").is_ok());
         assert!(index_name("my_feeds-2").is_ok());

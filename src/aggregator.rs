@@ -1,12 +1,12 @@
 //! The [`Aggregator`] trait: how a feed is asked for and how it is shaped.
 //!
-//! An aggregator never talks to a backend. It turns the reader's [`Network`] into a
-//! [`FeedQuery`], and turns the backend's [`FeedResult`] into its own serialisable output. That
-//! is the whole contract, so an aggregator written against this crate's public API works on every
-//! backend.
+//! An aggregator never talks to a backend. It turns the reader's [`Network`] (in a
+//! [`FeedContext`]) into a [`FeedQuery`], and turns the backend's [`FeedResult`] into its own
+//! serialisable output. That is the whole contract, so an aggregator written against this
+//! crate's public API works on every backend.
 //!
 //! ```
-//! use elasticfeeds::{Aggregator, FeedQuery, FeedResult, Network, Result};
+//! use elasticfeeds::{Aggregator, FeedContext, FeedQuery, FeedResult, Result};
 //!
 //! /// The ids of the newest ten posts in a user's feed.
 //! struct NewestPostIds;
@@ -14,11 +14,11 @@
 //! impl Aggregator for NewestPostIds {
 //!     type Output = Vec<String>;
 //!
-//!     fn query(&self, network: &Network) -> Result<FeedQuery> {
-//!         FeedQuery::network(network).verbs(["post"])?.page_size(10)
+//!     fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+//!         FeedQuery::network(feed.network()).verbs(["post"])?.page_size(10)
 //!     }
 //!
-//!     fn shape(&self, result: FeedResult) -> Result<Vec<String>> {
+//!     fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<Vec<String>> {
 //!         Ok(result
 //!             .hits
 //!             .into_iter()
@@ -28,33 +28,73 @@
 //! }
 //! ```
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::cursor::CursorKey;
 use crate::error::Result;
 use crate::network::Network;
 use crate::query::FeedQuery;
 use crate::result::FeedResult;
+
+/// What an aggregator is given for one read: the reader's network, and the store's cursor
+/// signing, bound to the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedContext<'a> {
+    network: &'a Network,
+    key: &'a CursorKey,
+}
+
+impl<'a> FeedContext<'a> {
+    /// A context for a network, signing cursors with `key` (the [`Manager`](crate::Manager)
+    /// passes the store's key; tests may pass any).
+    pub fn new(network: &'a Network, key: &'a CursorKey) -> Self {
+        FeedContext { network, key }
+    }
+
+    /// The reader's links, newest first.
+    pub fn network(&self) -> &'a Network {
+        self.network
+    }
+
+    /// The reader.
+    pub fn user(&self) -> &'a str {
+        &self.network.user
+    }
+
+    /// Seals paging state into a cursor that only this reader's feed with the same `binding`
+    /// accepts. The binding names the aggregator and every parameter that shapes its feed.
+    pub fn seal_cursor<T: Serialize>(&self, binding: &str, state: &T) -> Result<String> {
+        self.key.seal(self.user(), binding, state)
+    }
+
+    /// Opens a cursor made by [`FeedContext::seal_cursor`] for this reader and `binding`; any
+    /// other string is [`Error::InvalidCursor`](crate::Error::InvalidCursor).
+    pub fn open_cursor<T: DeserializeOwned>(&self, binding: &str, cursor: &str) -> Result<T> {
+        self.key.open(self.user(), binding, cursor)
+    }
+}
 
 /// Asks for a feed and shapes the answer.
 pub trait Aggregator: Send + Sync {
     /// The shaped feed, serialisable so a web service can return it as is.
     type Output: Serialize + Send;
 
-    /// Builds the query for a user's network (already loaded, newest link first).
-    fn query(&self, network: &Network) -> Result<FeedQuery>;
+    /// Builds the query for the reader's network (already loaded, newest link first).
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery>;
 
     /// Shapes the backend's result.
-    fn shape(&self, result: FeedResult) -> Result<Self::Output>;
+    fn shape(&self, result: FeedResult, feed: &FeedContext<'_>) -> Result<Self::Output>;
 }
 
 impl<A: Aggregator + ?Sized> Aggregator for &A {
     type Output = A::Output;
 
-    fn query(&self, network: &Network) -> Result<FeedQuery> {
-        (**self).query(network)
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+        (**self).query(feed)
     }
 
-    fn shape(&self, result: FeedResult) -> Result<Self::Output> {
-        (**self).shape(result)
+    fn shape(&self, result: FeedResult, feed: &FeedContext<'_>) -> Result<Self::Output> {
+        (**self).shape(result, feed)
     }
 }

@@ -49,6 +49,7 @@
 pub mod activity;
 mod aggregator;
 pub mod backend;
+mod cursor;
 mod error;
 mod manager;
 pub mod network;
@@ -57,15 +58,17 @@ pub mod result;
 mod validate;
 
 pub use activity::{Activity, Actor, EntityKey, Object, Origin, Target};
-pub use aggregator::Aggregator;
+pub use aggregator::{Aggregator, FeedContext};
 pub use backend::{DynBackend, Erased, FeedBackend};
+pub use cursor::CursorKey;
 pub use error::{Error, Result};
 pub use manager::{
     ActivityPage, Feed, Manager, ManagerBuilder, DEFAULT_MAX_LINK_SIZE, MAX_LINK_SIZE_LIMIT,
 };
 pub use network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
 pub use query::{
-    Bound, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Page, Position,
+    Bound, Decay, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Page,
+    Position, Ranking, ScoredPosition,
 };
 pub use result::{FeedResult, Group, Hit};
 pub use validate::MAX_ID_BYTES;

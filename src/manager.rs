@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::activity::{Activity, EntityKey};
-use crate::aggregator::Aggregator;
+use crate::aggregator::{Aggregator, FeedContext};
 use crate::backend::{DynBackend, Erased};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
@@ -398,11 +398,12 @@ impl Manager {
         aggregator: &A,
     ) -> Result<Feed<A::Output>> {
         let network = self.network(user).await?;
-        let query = aggregator.query(&network)?;
+        let context = FeedContext::new(&network, self.backend.cursor_key());
+        let query = aggregator.query(&context)?;
         query.validate()?;
         let result = self.backend.query(&query).await?;
         Ok(Feed {
-            feed: aggregator.shape(result)?,
+            feed: aggregator.shape(result, &context)?,
             links_left_out: network.left_out(),
         })
     }

@@ -73,22 +73,36 @@ impl Position {
     }
 }
 
+/// A keyset position in a ranked feed: the score, then the `(published, id)` that break ties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPosition {
+    /// The activity's score under the query's [`Ranking`].
+    pub score: f64,
+    /// The activity's position, which orders equal scores (newest first).
+    pub position: Position,
+}
+
 /// Where a page starts, relative to a [`Position`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// Only activities strictly older than the position (scrolling a newest-first feed).
     OlderThan(Position),
     /// Only activities strictly newer than the position (refreshing a feed on screen).
     NewerThan(Position),
+    /// Only activities ranked strictly below the position (scrolling a ranked feed: a lower
+    /// score, or an equal score and an older position).
+    RankedBelow(ScoredPosition),
 }
 
 impl Bound {
     /// Encodes the bound as an opaque, URL-safe cursor string.
     pub fn to_cursor(&self) -> String {
         let (dir, p) = match self {
-            Bound::OlderThan(p) => ('o', p),
-            Bound::NewerThan(p) => ('n', p),
+            Bound::OlderThan(p) => ("o".to_owned(), p),
+            Bound::NewerThan(p) => ("n".to_owned(), p),
+            // The score's bits, so the cursor gives back exactly the same number.
+            Bound::RankedBelow(s) => (format!("r{:016x}", s.score.to_bits()), &s.position),
         };
         URL_SAFE_NO_PAD.encode(format!("{dir}.{}.{}", p.published.timestamp_millis(), p.id))
     }
@@ -121,25 +135,45 @@ impl Bound {
         match dir {
             "o" => Ok(Bound::OlderThan(position)),
             "n" => Ok(Bound::NewerThan(position)),
-            _ => Err(bad("unknown direction")),
+            _ => match dir
+                .strip_prefix('r')
+                .map(|bits| u64::from_str_radix(bits, 16))
+            {
+                Some(Ok(bits)) if dir.len() == 17 && f64::from_bits(bits).is_finite() => {
+                    Ok(Bound::RankedBelow(ScoredPosition {
+                        score: f64::from_bits(bits),
+                        position,
+                    }))
+                }
+                _ => Err(bad("unknown direction")),
+            },
         }
     }
 
     /// Whether a page with this bound (or none) walks towards older activities.
     pub fn walks_older(bound: Option<&Bound>, order: Order) -> bool {
         match bound {
-            Some(Bound::OlderThan(_)) => true,
+            Some(Bound::OlderThan(_) | Bound::RankedBelow(_)) => true,
             Some(Bound::NewerThan(_)) => false,
             None => order == Order::Desc,
         }
     }
 
     /// The bound that continues a page of `hits` (in `order`) in the direction it was read.
+    ///
+    /// Hits with a score (a ranked feed) continue below the last one.
     pub fn next_after(
         bound: Option<&Bound>,
         order: Order,
         hits: &[crate::result::Hit],
     ) -> Option<Bound> {
+        if let Some(score) = hits.last().and_then(|hit| hit.score) {
+            let last = hits.last()?;
+            return Some(Bound::RankedBelow(ScoredPosition {
+                score,
+                position: Position::of(&last.activity)?,
+            }));
+        }
         let older = Bound::walks_older(bound, order);
         // The hits are in `order`; the frontier is the one farthest along the walk.
         let frontier = if older == (order == Order::Desc) {
@@ -157,7 +191,7 @@ impl Bound {
 }
 
 /// A page: how many activities, and from where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     /// How many activities at most (1 to [`MAX_PAGE_SIZE`]).
     pub size: usize,
@@ -329,6 +363,12 @@ pub struct Grouping {
     pub hits_per_group: usize,
     /// Numbers to compute for every group at every level.
     pub metrics: Vec<Metric>,
+    /// Keep only the first this many innermost groups in group order (by their newest
+    /// activity), and the outer groups that hold them; `None` keeps every group the level sizes
+    /// allow. A limit lets a backend stop reading once those groups are complete, so the cost
+    /// follows the groups shown rather than everything the network reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 /// A nearest-neighbour search by embedding.
@@ -517,6 +557,7 @@ impl FeedQuery {
                 .collect(),
             hits_per_group,
             metrics: Vec::new(),
+            limit: None,
         });
         self.validate_grouping()?;
         Ok(self)
@@ -576,9 +617,44 @@ impl FeedQuery {
                 storable_timestamp(field, time)?;
             }
         }
-        if let Some(Bound::OlderThan(position) | Bound::NewerThan(position)) = &self.page.bound {
-            validate::id("position", &position.id)?;
-            storable_timestamp("position", position.published)?;
+        let ranked = self.ranking != Ranking::Recency;
+        let invalid = |reason: &str| {
+            Err(Error::InvalidQuery {
+                reason: reason.to_owned(),
+            })
+        };
+        match &self.page.bound {
+            Some(Bound::OlderThan(position) | Bound::NewerThan(position)) => {
+                validate::id("position", &position.id)?;
+                storable_timestamp("position", position.published)?;
+                if ranked {
+                    return invalid("a ranked feed continues below a scored position, not a time");
+                }
+            }
+            Some(Bound::RankedBelow(scored)) => {
+                validate::id("position", &scored.position.id)?;
+                storable_timestamp("position", scored.position.published)?;
+                if !scored.score.is_finite() {
+                    return invalid("a scored position needs a finite score");
+                }
+                if !ranked {
+                    return invalid("a scored position only continues a ranked feed");
+                }
+            }
+            None => {}
+        }
+        if ranked && self.order != Order::Desc {
+            return invalid("a ranked feed lists the best first: its order must be descending");
+        }
+        if self.collapse.is_some()
+            && (ranked
+                || self.order != Order::Desc
+                || matches!(self.page.bound, Some(Bound::NewerThan(_))))
+        {
+            return invalid(
+                "collapse keeps the newest activity per key: it reads newest first, by recency, \
+                 towards older activities",
+            );
         }
         self.validate_grouping()?;
         if let (Some(since), Some(until)) = (self.filter.since, self.filter.until) {
@@ -592,6 +668,7 @@ impl FeedQuery {
             validate::size("k", vector.k, 1, MAX_PAGE_SIZE)?;
         }
         if let Ranking::Decay(decay) = &self.ranking {
+            storable_timestamp("decay origin", decay.origin)?;
             if !(decay.decay > 0.0 && decay.decay < 1.0) || decay.scale_ms == 0 {
                 return Err(Error::InvalidQuery {
                     reason: format!(
@@ -628,6 +705,9 @@ impl FeedQuery {
             total = total.saturating_add(product);
         }
         validate::size("groups over all levels", total, 1, MAX_GROUPS)?;
+        if let Some(limit) = grouping.limit {
+            validate::size("group limit", limit, 1, MAX_GROUPS)?;
+        }
         for (i, metric) in grouping.metrics.iter().enumerate() {
             if let Metric::RecentActors(n) = metric {
                 validate::size("recent actors", *n, 1, MAX_HITS_PER_GROUP)?;

@@ -1,7 +1,7 @@
 //! Fixtures shared by the aggregators' unit tests.
 
 use chrono::{DateTime, Utc};
-use elasticfeeds::{Link, LinkTarget, Network};
+use elasticfeeds::{CursorKey, FeedContext, Link, LinkTarget, Network};
 
 /// Parses an RFC 3339 time.
 pub(crate) fn at(s: &str) -> DateTime<Utc> {
@@ -23,4 +23,12 @@ pub(crate) fn network() -> Network {
         links: vec![link],
         total: 1,
     }
+}
+
+/// The cursor key of the unit tests.
+static KEY: CursorKey = CursorKey::from_bytes([7; 32]);
+
+/// A read of `network` with the tests' cursor key.
+pub(crate) fn context(network: &Network) -> FeedContext<'_> {
+    FeedContext::new(network, &KEY)
 }

@@ -1,7 +1,7 @@
 //! [`UnAggregated`]: the flat, chronological feed.
 
 use elasticfeeds::{
-    Activity, Aggregator, Bound, FeedQuery, FeedResult, Network, Order, Position, Result,
+    Activity, Aggregator, Bound, FeedContext, FeedQuery, FeedResult, Order, Position, Result,
 };
 
 /// The flat feed: the activities a user's network reaches, newest first, one page at a time.
@@ -142,20 +142,16 @@ impl UnAggregated {
 impl Aggregator for UnAggregated {
     type Output = Vec<Activity>;
 
-    fn query(&self, network: &Network) -> Result<FeedQuery> {
-        let mut query = FeedQuery::network(network)
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+        let mut query = FeedQuery::network(feed.network())
             .order(self.order)
             .page_size(self.page_size)?
             .verbs(&self.verbs)?;
-        query = match &self.bound {
-            Some(Bound::OlderThan(position)) => query.older_than(position.clone()),
-            Some(Bound::NewerThan(position)) => query.newer_than(position.clone()),
-            None => query,
-        };
+        query.page.bound = self.bound.clone();
         Ok(query)
     }
 
-    fn shape(&self, result: FeedResult) -> Result<Vec<Activity>> {
+    fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<Vec<Activity>> {
         Ok(result.hits.into_iter().map(|hit| hit.activity).collect())
     }
 }
@@ -165,11 +161,11 @@ mod tests {
     use elasticfeeds::{Actor, Error, Hit, Object};
 
     use super::*;
-    use crate::test_support::{at, network};
+    use crate::test_support::{at, context, network};
 
     #[test]
     fn defaults() {
-        let query = UnAggregated::new().query(&network()).unwrap();
+        let query = UnAggregated::new().query(&context(&network())).unwrap();
         assert_eq!(query.order, Order::Desc);
         assert_eq!(query.page.size, UnAggregated::DEFAULT_PAGE_SIZE);
         assert_eq!(query.page.bound, None);
@@ -192,7 +188,7 @@ mod tests {
             .verbs(["Write", "share"])
             .unwrap()
             .older_than(position.clone())
-            .query(&network())
+            .query(&context(&network()))
             .unwrap();
         assert_eq!(query.order, Order::Asc);
         assert_eq!(query.page.size, 5);
@@ -203,7 +199,7 @@ mod tests {
         let newer = UnAggregated::new()
             .older_than(position.clone())
             .newer_than(position.clone());
-        let query = newer.query(&network()).unwrap();
+        let query = newer.query(&context(&network())).unwrap();
         assert_eq!(query.page.bound, Some(Bound::NewerThan(position)));
     }
 
@@ -253,10 +249,12 @@ mod tests {
             more: true,
             groups: Vec::new(),
         };
-        let feed = UnAggregated::new().shape(result).unwrap();
+        let feed = UnAggregated::new()
+            .shape(result, &context(&network()))
+            .unwrap();
         assert_eq!(feed, [activity("b"), activity("a")]);
         assert!(UnAggregated::new()
-            .shape(FeedResult::default())
+            .shape(FeedResult::default(), &context(&network()))
             .unwrap()
             .is_empty());
     }

@@ -1,7 +1,7 @@
 //! [`YearMonthType`]: a feed grouped by year, then month, then verb.
 
 use elasticfeeds::{
-    Activity, Aggregator, Error, FeedQuery, FeedResult, Group, GroupKey, GroupValue, Network,
+    Activity, Aggregator, Error, FeedContext, FeedQuery, FeedResult, Group, GroupKey, GroupValue,
     Result,
 };
 use serde::{Deserialize, Serialize};
@@ -189,15 +189,15 @@ impl YearMonthType {
 impl Aggregator for YearMonthType {
     type Output = Vec<YearGroup>;
 
-    fn query(&self, network: &Network) -> Result<FeedQuery> {
-        let mut query = FeedQuery::network(network);
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+        let mut query = FeedQuery::network(feed.network());
         if let Some(year) = self.year {
             query = query.year(year)?;
         }
         query.group_by(self.levels(), self.hits_per_group)
     }
 
-    fn shape(&self, result: FeedResult) -> Result<Vec<YearGroup>> {
+    fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<Vec<YearGroup>> {
         result.groups.into_iter().map(year_group).collect()
     }
 }
@@ -286,7 +286,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::test_support::{at, network};
+    use crate::test_support::{at, context, network};
 
     fn activity(id: &str, verb: &str, published: &str) -> Activity {
         Activity::new(
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn query_has_three_sized_levels() {
-        let query = YearMonthType::new().query(&network()).unwrap();
+        let query = YearMonthType::new().query(&context(&network())).unwrap();
         query.validate().unwrap();
         let grouping = query.grouping.unwrap();
         assert_eq!(
@@ -357,7 +357,7 @@ mod tests {
             .unwrap()
             .hits_per_group(5)
             .unwrap()
-            .query(&network())
+            .query(&context(&network()))
             .unwrap();
         query.validate().unwrap();
         assert_eq!(query.filter.since, Some(at("2024-01-01T00:00:00Z")));
@@ -446,7 +446,9 @@ mod tests {
                 ),
             ],
         };
-        let feed = YearMonthType::new().shape(result).unwrap();
+        let feed = YearMonthType::new()
+            .shape(result, &context(&network()))
+            .unwrap();
         let expected = vec![
             YearGroup {
                 year: 2025,
@@ -505,7 +507,7 @@ mod tests {
     #[test]
     fn empty_result_is_an_empty_feed() {
         assert!(YearMonthType::new()
-            .shape(FeedResult::default())
+            .shape(FeedResult::default(), &context(&network()))
             .unwrap()
             .is_empty());
     }
@@ -538,7 +540,7 @@ mod tests {
                 groups,
                 ..FeedResult::default()
             };
-            match YearMonthType::new().shape(result) {
+            match YearMonthType::new().shape(result, &context(&network())) {
                 Err(Error::InvalidQuery { reason }) => {
                     assert!(reason.contains("YearMonthType expected"), "{reason}")
                 }

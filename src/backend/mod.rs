@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::activity::{Activity, EntityKey};
+use crate::cursor::CursorKey;
 use crate::error::Result;
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
@@ -24,6 +25,10 @@ pub mod embedded;
 pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// The backend's name, used in errors (`embedded`, `elasticsearch`, …).
     fn name(&self) -> &'static str;
+
+    /// The store's secret for signing cursors: made with the store and kept with it, so a
+    /// cursor stays valid across restarts and across processes that share the store.
+    fn cursor_key(&self) -> &CursorKey;
 
     /// Stores activities, each with its id set. An id already stored for the same actor is
     /// replaced; an id stored for another actor is [`Error::ActivityConflict`] for that item
@@ -81,6 +86,9 @@ pub struct Erased {
 impl<B: FeedBackend + ?Sized> FeedBackend for Arc<B> {
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn cursor_key(&self) -> &CursorKey {
+        (**self).cursor_key()
     }
     async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
         (**self).put_activities(activities).await

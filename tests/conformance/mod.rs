@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use elasticfeeds::{
-    Activity, Actor, Aggregator, Bound, FeedQuery, FeedResult, Link, LinkTarget, Manager, Network,
-    Object, Order, Result,
+    Activity, Actor, Aggregator, Bound, FeedContext, FeedQuery, FeedResult, Link, LinkTarget,
+    Manager, Network, Object, Order, Result,
 };
 
 /// Asserts that an expression is `Err` matching a pattern (an [`elasticfeeds::Error`] variant),
@@ -62,8 +62,6 @@ pub struct Capabilities {
     /// A read-only open (`ManagerBuilder::read_only`) works beside the writer and sees its
     /// commits on its next read.
     pub read_only: bool,
-    /// Ranking by link weight and by recency decay is done, not refused with `Unsupported`.
-    pub ranking: bool,
     /// Vector (semantic) queries are done, not refused with `Unsupported`.
     pub vectors: bool,
 }
@@ -384,11 +382,11 @@ where
 {
     type Output = Vec<String>;
 
-    fn query(&self, network: &Network) -> Result<FeedQuery> {
-        (self.0)(network)
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+        (self.0)(feed.network())
     }
 
-    fn shape(&self, result: FeedResult) -> Result<Vec<String>> {
+    fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<Vec<String>> {
         Ok(result
             .hits
             .iter()
@@ -407,11 +405,11 @@ where
 {
     type Output = FeedResult;
 
-    fn query(&self, network: &Network) -> Result<FeedQuery> {
-        (self.0)(network)
+    fn query(&self, feed: &FeedContext<'_>) -> Result<FeedQuery> {
+        (self.0)(feed.network())
     }
 
-    fn shape(&self, result: FeedResult) -> Result<FeedResult> {
+    fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<FeedResult> {
         Ok(result)
     }
 }

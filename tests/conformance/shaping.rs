@@ -1,6 +1,6 @@
 //! Collapse, exclusions, time windows, and the features a backend may refuse.
 
-use elasticfeeds::query::{Decay, Ranking, VectorQuery};
+use elasticfeeds::query::VectorQuery;
 use elasticfeeds::{EntityKey, Error, FeedQuery, GroupKey, LinkTarget};
 
 use super::{
@@ -152,36 +152,20 @@ pub async fn time_window_bounds(store: &dyn Store) {
     assert_eq!(window, ["p3", "p2"]);
 }
 
-/// Ranking and vector queries are either done for real or refused with `Unsupported`; a query
-/// with an empty network is still an empty feed, not an error.
+/// Vector queries are either done for real or refused with `Unsupported`.
 pub async fn unsupported_features_are_typed_errors(store: &dyn Store) {
     let caps = store.capabilities();
     let m = store.fresh().await;
     follow_at(&m, "reader", "mark", at(0)).await;
     add(&m, vec![post("p1", "mark", at(MIN))]).await;
     type Adjust = fn(FeedQuery) -> FeedQuery;
-    let attempts: [(bool, Adjust); 3] = [
-        (caps.ranking, |mut q| {
-            q.ranking = Ranking::LinkWeight;
-            q
-        }),
-        (caps.ranking, |mut q| {
-            q.ranking = Ranking::Decay(Decay {
-                origin: at(0),
-                scale_ms: 86_400_000,
-                offset_ms: 0,
-                decay: 0.5,
-            });
-            q
-        }),
-        (caps.vectors, |mut q| {
-            q.vector = Some(VectorQuery {
-                vector: vec![1.0, 0.0],
-                k: 5,
-            });
-            q
-        }),
-    ];
+    let attempts: [(bool, Adjust); 1] = [(caps.vectors, |mut q| {
+        q.vector = Some(VectorQuery {
+            vector: vec![1.0, 0.0],
+            k: 5,
+        });
+        q
+    })];
     for (supported, adjust) in attempts {
         let aggregator = Raw(move |network: &_| Ok(adjust(FeedQuery::network(network))));
         let result = m.get_feeds("reader", &aggregator).await;

@@ -11,6 +11,8 @@
 //!
 //! [tantivy]: https://docs.rs/tantivy
 
+mod group;
+mod rank;
 mod read;
 mod schema;
 mod walk;
@@ -35,14 +37,15 @@ use self::schema::{FeedFields, LinkFields};
 use self::writer::{Op, Writer};
 use crate::activity::{Activity, EntityKey};
 use crate::backend::{Erased, FeedBackend};
+use crate::cursor::CursorKey;
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
 use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
-/// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+/// The store format this build reads and writes (3: the metadata holds the cursor key).
+pub const FORMAT_VERSION: u32 = 3;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;
@@ -63,6 +66,10 @@ pub struct EmbeddedOptions {
 struct StoreMeta {
     format: String,
     version: u32,
+    /// The secret cursors are signed with, as hex (see [`CursorKey`]). Optional only so that
+    /// the version is checked before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor_key: Option<String>,
 }
 
 /// The embedded backend. Build it through [`Manager`](crate::Manager) with a directory path or
@@ -81,6 +88,7 @@ struct Inner {
     feed_fields: FeedFields,
     link_fields: LinkFields,
     read_only: bool,
+    cursor_key: CursorKey,
     writer: Mutex<Option<WriterHandle>>,
     /// Why the writer thread stopped, if it panicked.
     writer_failure: Mutex<Option<String>>,
@@ -106,7 +114,7 @@ impl EmbeddedBackend {
     /// Opens the store in `path`, creating it (unless read-only) when the directory is missing or
     /// empty. Blocking: call it from a blocking context.
     pub fn open(path: &Path, options: EmbeddedOptions) -> Result<Self> {
-        check_store_dir(path, options.read_only)?;
+        let cursor_key = check_store_dir(path, options.read_only)?;
         let open_index = |name: &str, schema: tantivy::schema::Schema, sorted: bool| {
             let dir = path.join(name);
             if dir.join("meta.json").exists() {
@@ -134,7 +142,13 @@ impl EmbeddedBackend {
             });
         }
         let network = open_index(&options.network_index, LinkFields::schema(), false)?;
-        Self::start(path.display().to_string(), feeds, network, options)
+        Self::start(
+            path.display().to_string(),
+            feeds,
+            network,
+            options,
+            cursor_key,
+        )
     }
 
     /// How many index commits this backend's writer has made since it opened: a diagnostic that
@@ -154,7 +168,13 @@ impl EmbeddedBackend {
         };
         let feeds = create(FeedFields::schema(), true)?;
         let network = create(LinkFields::schema(), false)?;
-        Self::start("memory:".into(), feeds, network, options)
+        Self::start(
+            "memory:".into(),
+            feeds,
+            network,
+            options,
+            CursorKey::generate()?,
+        )
     }
 
     fn start(
@@ -162,6 +182,7 @@ impl EmbeddedBackend {
         feeds: Index,
         network: Index,
         options: EmbeddedOptions,
+        cursor_key: CursorKey,
     ) -> Result<Self> {
         let feed_fields = FeedFields::new(&feeds.schema())?;
         let link_fields = LinkFields::new(&network.schema())?;
@@ -218,6 +239,7 @@ impl EmbeddedBackend {
             feed_fields,
             link_fields,
             read_only: options.read_only,
+            cursor_key,
             writer: Mutex::new(writer),
             writer_failure,
             commits,
@@ -331,6 +353,10 @@ impl FeedBackend for EmbeddedBackend {
         NAME
     }
 
+    fn cursor_key(&self) -> &CursorKey {
+        &self.0.cursor_key
+    }
+
     async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
         self.0.write(|tx| Op::PutActivities(activities, tx)).await
     }
@@ -427,8 +453,8 @@ fn settings(sorted: bool) -> IndexSettings {
     }
 }
 
-/// Checks (or writes) the store's metadata file.
-fn check_store_dir(path: &Path, read_only: bool) -> Result<()> {
+/// Checks (or writes) the store's metadata file, and returns the store's cursor key.
+fn check_store_dir(path: &Path, read_only: bool) -> Result<CursorKey> {
     let meta_path = path.join(META_FILE);
     if meta_path.exists() {
         let bytes = fs::read(&meta_path).map_err(|e| Error::backend(NAME, e))?;
@@ -443,7 +469,14 @@ fn check_store_dir(path: &Path, read_only: bool) -> Result<()> {
                 expected: FORMAT_VERSION,
             });
         }
-        return Ok(());
+        return meta
+            .cursor_key
+            .as_deref()
+            .and_then(CursorKey::from_hex)
+            .ok_or_else(|| Error::NotAStore {
+                path: path.to_owned(),
+                reason: "its elasticfeeds.json holds no valid cursor key",
+            });
     }
     let empty = match fs::read_dir(path) {
         Ok(mut entries) => entries.next().is_none(),
@@ -463,12 +496,15 @@ fn check_store_dir(path: &Path, read_only: bool) -> Result<()> {
         });
     }
     fs::create_dir_all(path).map_err(|e| Error::backend(NAME, e))?;
+    let key = CursorKey::generate()?;
     let meta = StoreMeta {
         format: "elasticfeeds-embedded".into(),
         version: FORMAT_VERSION,
+        cursor_key: Some(key.to_hex()),
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::backend(NAME, e))?;
-    fs::write(&meta_path, json).map_err(|e| Error::backend(NAME, e))
+    fs::write(&meta_path, json).map_err(|e| Error::backend(NAME, e))?;
+    Ok(key)
 }
 
 fn backend(e: TantivyError) -> Error {

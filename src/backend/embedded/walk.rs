@@ -30,15 +30,17 @@ use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, TermQu
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
 
+use super::rank;
 use super::read::load_activity;
 use super::schema::{entity_term, feed, parse_entity_term, term_hash, FeedFields};
+use super::{group, rank::Score};
 use crate::activity::EntityKey;
 use crate::error::{Error, Result};
 use crate::network::LinkClass;
 use crate::query::{
-    Bound, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Ranking, Source,
+    Bound, EntityFilter, FeedQuery, GroupKey, GroupValue, Order, Position, Ranking, Source,
 };
-use crate::result::{FeedResult, Group, Hit};
+use crate::result::{FeedResult, Hit};
 
 /// Runs a validated query.
 pub(super) fn run(
@@ -46,12 +48,6 @@ pub(super) fn run(
     fields: &FeedFields,
     query: &FeedQuery,
 ) -> Result<FeedResult> {
-    if query.ranking != Ranking::Recency {
-        return Err(Error::Unsupported {
-            backend: "embedded",
-            feature: "ranking by link weight or recency decay",
-        });
-    }
     if query.vector.is_some() {
         return Err(Error::Unsupported {
             backend: "embedded",
@@ -72,28 +68,50 @@ fn run_with(
     reach: Option<Reach>,
     scan_budget: u32,
 ) -> Result<FeedResult> {
+    // Collapse keeps the newest activity per key, so it reads from the top of the feed whatever
+    // the page's bound, and applies the bound after collapsing.
+    let walk_query;
+    let (walk_query, collapse_bound) = match (&query.collapse, &query.page.bound) {
+        (Some(_), Some(Bound::OlderThan(position))) => {
+            let mut unbounded = query.clone();
+            unbounded.page.bound = None;
+            walk_query = unbounded;
+            (&walk_query, Some(position))
+        }
+        _ => (query, None),
+    };
     let plan = Plan {
         scan_budget,
-        ..Plan::new(query)
+        ..Plan::new(walk_query)
     };
+    let weights = query.ranking != Ranking::Recency;
     let weight: Rc<dyn Weight> = Rc::from(candidates(searcher, fields, query)?);
     let reach = reach.map(Rc::new);
     let mut cursors = Vec::new();
     for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
         let reach = reach.clone();
-        if let Some(cursor) =
-            Cursor::open(segment_ord as u32, reader, &weight, query, &plan, reach)?
-        {
+        if let Some(cursor) = Cursor::open(
+            segment_ord as u32,
+            reader,
+            &weight,
+            query,
+            &plan,
+            reach,
+            weights,
+        )? {
             cursors.push(cursor);
         }
     }
     let mut merge = Merge {
         cursors,
         older: plan.older,
+        max_weight: reach.as_ref().map_or(1.0, |r| r.max_weight),
     };
-    match &query.grouping {
-        None => flat(searcher, fields, query, &plan, &mut merge),
-        Some(grouping) => grouped(searcher, fields, grouping, &mut merge),
+    let score = Score::new(query);
+    match (&query.grouping, &score) {
+        (Some(grouping), _) => group::grouped(searcher, fields, grouping, &score, &mut merge),
+        (None, Some(score)) => rank::ranked(searcher, fields, query, score, &mut merge),
+        (None, None) => flat(searcher, fields, query, &plan, collapse_bound, &mut merge),
     }
 }
 
@@ -149,7 +167,8 @@ impl Plan {
                 plan.min_ms = plan.min_ms.max(ms);
                 plan.after = Some((ms, p.id.clone()));
             }
-            None => {}
+            // A ranked bound is on scores, which the ranked walk checks itself.
+            Some(Bound::RankedBelow(_)) | None => {}
         }
         plan
     }
@@ -230,10 +249,13 @@ fn candidates(
 
 /// A candidate document in one segment.
 #[derive(Clone, Copy)]
-struct Candidate {
-    published: i64,
+pub(super) struct Candidate {
+    pub(super) published: i64,
     id_ord: u64,
-    doc: DocId,
+    pub(super) doc: DocId,
+    /// The highest weight of the links reaching it (1 for network-free queries); computed only
+    /// for ranked queries.
+    pub(super) weight: f64,
 }
 
 /// The columns one segment's checks read.
@@ -248,14 +270,36 @@ struct Columns {
     hashes: [Column<u64>; 3],
 }
 
-/// The network's rules by column: for each entity term, the earliest link time that reaches it
-/// (several links may reach one entity: a follow and a custom link type, say).
-struct Reach {
-    /// Actor column (actor links), object column and target column (object links).
-    by_column: [HashMap<String, i64>; 3],
-    /// The same, by term hash (the earliest time over terms sharing a hash): a pre-filter for
-    /// scans, never the final word.
+/// The network's rules by column: for each entity term, the links that reach it (several links
+/// may reach one entity: a follow and a custom link type, say).
+pub(super) struct Reach {
+    /// Actor column (actor links), object column and target column (object links): term →
+    /// index into `terms`.
+    by_column: [HashMap<String, usize>; 3],
+    terms: Vec<TermLinks>,
+    /// The earliest link time by term hash (the earliest over terms sharing a hash): a
+    /// pre-filter for scans, never the final word.
     by_hash: [HashMap<u64, i64>; 3],
+    /// The highest weight of any link.
+    pub(super) max_weight: f64,
+}
+
+/// The links reaching one entity term in one column.
+struct TermLinks {
+    earliest: i64,
+    /// `(since, weight)` of each link.
+    links: Vec<(i64, f64)>,
+}
+
+impl TermLinks {
+    /// The highest weight of the links that reach an activity published at `published`.
+    fn weight_at(&self, published: i64) -> Option<f64> {
+        self.links
+            .iter()
+            .filter(|(since, _)| published >= *since)
+            .map(|(_, weight)| *weight)
+            .reduce(f64::max)
+    }
 }
 
 impl Reach {
@@ -263,23 +307,40 @@ impl Reach {
         let Source::Network(rules) = &query.source else {
             return None;
         };
-        let mut by_column: [HashMap<String, i64>; 3] = Default::default();
-        let mut by_hash: [HashMap<u64, i64>; 3] = Default::default();
+        let mut reach = Reach {
+            by_column: Default::default(),
+            terms: Vec::new(),
+            by_hash: Default::default(),
+            max_weight: f64::NEG_INFINITY,
+        };
         for rule in rules {
             let since = rule.since.timestamp_millis();
+            reach.max_weight = reach.max_weight.max(rule.weight);
             let slots: &[usize] = match rule.class {
                 LinkClass::Actor => &[0],
                 LinkClass::Object => &[1, 2],
             };
             let term = entity_term(&rule.entity);
             for slot in slots {
-                let earliest = by_hash[*slot].entry(term_hash(&term)).or_insert(since);
+                let earliest = reach.by_hash[*slot]
+                    .entry(term_hash(&term))
+                    .or_insert(since);
                 *earliest = (*earliest).min(since);
-                let earliest = by_column[*slot].entry(term.clone()).or_insert(since);
-                *earliest = (*earliest).min(since);
+                let index = *reach.by_column[*slot]
+                    .entry(term.clone())
+                    .or_insert_with(|| {
+                        reach.terms.push(TermLinks {
+                            earliest: since,
+                            links: Vec::new(),
+                        });
+                        reach.terms.len() - 1
+                    });
+                let links = &mut reach.terms[index];
+                links.earliest = links.earliest.min(since);
+                links.links.push((since, rule.weight));
             }
         }
-        Some(Reach { by_column, by_hash })
+        Some(reach)
     }
 }
 
@@ -289,8 +350,10 @@ impl Reach {
 struct SegmentRules {
     /// `None` for a network-free search.
     reach: Option<Rc<Reach>>,
-    /// Column ordinal → earliest link time reaching it (`None`: no link does), per column.
-    resolved: [std::cell::RefCell<HashMap<u64, Option<i64>>>; 3],
+    /// Column ordinal → the links reaching it (`None`: no link does), per column.
+    resolved: [std::cell::RefCell<HashMap<u64, Option<usize>>>; 3],
+    /// Whether candidates need their link weight (ranked queries).
+    weights: bool,
     verbs: Option<HashSet<u64>>,
     exclude_actors: HashSet<u64>,
     exclude_objects: HashSet<u64>,
@@ -314,8 +377,8 @@ enum Docs {
 }
 
 /// One segment's candidates, yielded in walk order, exactly ordered by `(published, id)`.
-struct Cursor {
-    segment_ord: u32,
+pub(super) struct Cursor {
+    pub(super) segment_ord: u32,
     columns: Columns,
     rules: SegmentRules,
     docs: Docs,
@@ -343,6 +406,7 @@ impl Cursor {
         query: &FeedQuery,
         plan: &Plan,
         reach: Option<Rc<Reach>>,
+        weights: bool,
     ) -> Result<Option<Cursor>> {
         let ff = reader.fast_fields();
         let str_column = |name: &str| -> Result<StrColumn> {
@@ -371,7 +435,7 @@ impl Cursor {
             && filter.actor.is_none()
             && filter.object.is_none()
             && filter.target.is_none();
-        let Some(rules) = SegmentRules::new(&columns, query, reach)? else {
+        let Some(rules) = SegmentRules::new(&columns, query, reach, weights)? else {
             return Ok(None);
         };
         let docs = if scan {
@@ -483,6 +547,7 @@ impl Cursor {
         }
         let ord = |column: &StrColumn| column.ords().first(doc);
         let rules = &self.rules;
+        let mut weight = 1.0;
         if let Some(verbs) = &rules.verbs {
             if !ord(&self.columns.verb).is_some_and(|o| verbs.contains(&o)) {
                 return Ok(None);
@@ -501,7 +566,7 @@ impl Cursor {
                 &self.columns.object,
                 &self.columns.target,
             ];
-            let mut reached = false;
+            let mut reached = None::<f64>;
             for (slot, column) in columns.into_iter().enumerate() {
                 // The hash rules a column out exactly when it is absent from the network (or
                 // too early for every term sharing it); only a hit costs a dictionary lookup,
@@ -518,14 +583,24 @@ impl Cursor {
                     continue;
                 }
                 let Some(ord) = ord(column) else { continue };
-                let since = rules.since(reach, slot, column, ord)?;
-                if since.is_some_and(|since| published >= since) {
-                    reached = true;
+                let Some(links) = rules.links(reach, slot, column, ord)? else {
+                    continue;
+                };
+                if published < links.earliest {
+                    continue;
+                }
+                if !rules.weights {
+                    reached = Some(1.0);
                     break;
                 }
+                // Ranked: the best weight over every link that reaches the activity.
+                if let Some(weight) = links.weight_at(published) {
+                    reached = Some(reached.map_or(weight, |w| w.max(weight)));
+                }
             }
-            if !reached {
-                return Ok(None);
+            match reached {
+                Some(w) => weight = w,
+                None => return Ok(None),
             }
         }
         let Some(id_ord) = ord(&self.columns.id) else {
@@ -535,6 +610,7 @@ impl Cursor {
             published,
             id_ord,
             doc,
+            weight,
         };
         // The keyset position, exactly: only documents at the position's millisecond need
         // their id compared.
@@ -579,7 +655,7 @@ impl Cursor {
         Ok(self.queue.front().copied())
     }
 
-    fn id(&self, candidate: &Candidate) -> Result<String> {
+    pub(super) fn id(&self, candidate: &Candidate) -> Result<String> {
         let mut out = String::new();
         self.columns
             .id
@@ -589,7 +665,7 @@ impl Cursor {
     }
 
     /// The value of a grouping or collapse key for a candidate.
-    fn value(&mut self, key: GroupKey, candidate: &Candidate) -> Result<GroupValue> {
+    pub(super) fn value(&mut self, key: GroupKey, candidate: &Candidate) -> Result<GroupValue> {
         let (slot, column) = match key {
             GroupKey::Verb => (0, &self.columns.verb),
             GroupKey::Actor => (1, &self.columns.actor),
@@ -627,7 +703,12 @@ impl Cursor {
 impl SegmentRules {
     /// Translates the query's verbs and exclusions to this segment's ordinals; `None` if no
     /// document of the segment can match.
-    fn new(columns: &Columns, query: &FeedQuery, reach: Option<Rc<Reach>>) -> Result<Option<Self>> {
+    fn new(
+        columns: &Columns,
+        query: &FeedQuery,
+        reach: Option<Rc<Reach>>,
+        weights: bool,
+    ) -> Result<Option<Self>> {
         let ord_of = |column: &StrColumn, key: &EntityKey| -> Result<Option<u64>> {
             column
                 .dictionary()
@@ -663,30 +744,31 @@ impl SegmentRules {
         Ok(Some(SegmentRules {
             reach,
             resolved: Default::default(),
+            weights,
             verbs,
             exclude_actors: ords(&columns.actor, &query.filter.exclude_actors)?,
             exclude_objects: ords(&columns.object, &query.filter.exclude_objects)?,
         }))
     }
 
-    /// The earliest link time reaching the entity with this ordinal in column `slot`.
-    fn since(
+    /// The links reaching the entity with this ordinal in column `slot`.
+    fn links<'r>(
         &self,
-        reach: &Reach,
+        reach: &'r Reach,
         slot: usize,
         column: &StrColumn,
         ord: u64,
-    ) -> Result<Option<i64>> {
+    ) -> Result<Option<&'r TermLinks>> {
         if let Some(known) = self.resolved[slot].borrow().get(&ord) {
-            return Ok(*known);
+            return Ok(known.map(|i| &reach.terms[i]));
         }
         let mut term = String::new();
         column
             .ord_to_str(ord, &mut term)
             .map_err(|e| Error::backend("embedded", e))?;
-        let since = reach.by_column[slot].get(&term).copied();
-        self.resolved[slot].borrow_mut().insert(ord, since);
-        Ok(since)
+        let index = reach.by_column[slot].get(&term).copied();
+        self.resolved[slot].borrow_mut().insert(ord, index);
+        Ok(index.map(|i| &reach.terms[i]))
     }
 }
 
@@ -721,14 +803,16 @@ fn first_doc_at_or_below(published: &Column<i64>, max_doc: DocId, max_ms: i64) -
 }
 
 /// The segment cursors merged into one walk.
-struct Merge {
-    cursors: Vec<Cursor>,
-    older: bool,
+pub(super) struct Merge {
+    pub(super) cursors: Vec<Cursor>,
+    pub(super) older: bool,
+    /// The highest link weight any candidate can have.
+    pub(super) max_weight: f64,
 }
 
 impl Merge {
     /// The next candidate over all segments, and the index of its cursor.
-    fn next(&mut self) -> Result<Option<(usize, Candidate)>> {
+    pub(super) fn next(&mut self) -> Result<Option<(usize, Candidate)>> {
         let mut best: Option<(usize, Candidate)> = None;
         for i in 0..self.cursors.len() {
             let Some(head) = self.cursors[i].head()? else {
@@ -758,26 +842,42 @@ impl Merge {
         Ok(best)
     }
 
-    fn address(&self, (i, candidate): (usize, Candidate)) -> DocAddress {
+    pub(super) fn address(&self, (i, candidate): (usize, Candidate)) -> DocAddress {
         DocAddress::new(self.cursors[i].segment_ord, candidate.doc)
     }
 }
 
+/// A flat page by recency. With collapse, the walk starts at the top of the feed and
+/// `collapse_bound` (the page's "older than") applies after collapsing, so an activity is listed
+/// only if it is the newest of its key in the whole feed, and every key is listed once over all
+/// pages: the cost of page n is that of reading the feed down to its end.
 fn flat(
     searcher: &Searcher,
     fields: &FeedFields,
     query: &FeedQuery,
     plan: &Plan,
+    collapse_bound: Option<&Position>,
     merge: &mut Merge,
 ) -> Result<FeedResult> {
     let size = query.page.size;
     let mut seen = HashSet::new();
     let mut addresses = Vec::with_capacity(size + 1);
+    let bound = collapse_bound.map(|p| (p.published.timestamp_millis(), p.id.as_str()));
+    let mut past_bound = bound.is_none();
     while addresses.len() <= size {
         let Some(next) = merge.next()? else { break };
         if let Some(key) = query.collapse {
             let value = merge.cursors[next.0].value(key, &next.1)?;
             if !seen.insert(value) {
+                continue;
+            }
+        }
+        if !past_bound {
+            let (ms, id) = bound.expect("set while not past the bound");
+            let (candidate_ms, candidate) = (next.1.published, next.1);
+            past_bound = candidate_ms < ms
+                || (candidate_ms == ms && merge.cursors[next.0].id(&candidate)?.as_str() < id);
+            if !past_bound {
                 continue;
             }
         }
@@ -804,192 +904,13 @@ fn flat(
     })
 }
 
-/// A group being filled during the walk.
-struct Node {
-    value: GroupValue,
-    first_ms: i64,
-    count: u64,
-    actors: HashSet<EntityKey>,
-    recent_actors: Vec<EntityKey>,
-    hits: Vec<DocAddress>,
-    children: Vec<Node>,
-    index: HashMap<GroupValue, usize>,
-}
-
-impl Node {
-    fn new(value: GroupValue, first_ms: i64) -> Self {
-        Node {
-            value,
-            first_ms,
-            count: 0,
-            actors: HashSet::new(),
-            recent_actors: Vec::new(),
-            hits: Vec::new(),
-            children: Vec::new(),
-            index: HashMap::new(),
-        }
-    }
-
-    /// Whether no further (later-walked) activity can change this node's output.
-    fn saturated(&self, grouping: &Grouping, depth: usize) -> bool {
-        match grouping.levels.get(depth) {
-            None => self.hits.len() >= grouping.hits_per_group,
-            Some(level) => {
-                self.children.len() >= level.size
-                    && self
-                        .children
-                        .iter()
-                        .all(|c| c.saturated(grouping, depth + 1))
-            }
-        }
-    }
-}
-
-fn grouped(
-    searcher: &Searcher,
-    fields: &FeedFields,
-    grouping: &Grouping,
-    merge: &mut Merge,
-) -> Result<FeedResult> {
-    let wants_actor = grouping.metrics.iter().any(|m| *m != Metric::Count);
-    let mut root = Node::new(GroupValue::Verb(String::new()), 0);
-    let mut since_check = 0u32;
-    while let Some((i, candidate)) = merge.next()? {
-        let cursor = &mut merge.cursors[i];
-        let mut values = Vec::with_capacity(grouping.levels.len());
-        for level in &grouping.levels {
-            values.push(cursor.value(level.key, &candidate)?);
-        }
-        let actor = if wants_actor {
-            match cursor.value(GroupKey::Actor, &candidate)? {
-                GroupValue::Entity(Some(key)) => Some(key),
-                _ => None,
-            }
-        } else {
-            None
-        };
-        let address = DocAddress::new(cursor.segment_ord, candidate.doc);
-        insert(
-            &mut root,
-            grouping,
-            0,
-            values,
-            candidate.published,
-            actor.as_ref(),
-            address,
-        );
-        since_check += 1;
-        if grouping.metrics.is_empty() && since_check >= 64 {
-            since_check = 0;
-            if root.saturated(grouping, 0) {
-                break;
-            }
-        }
-    }
-    let groups = root
-        .children
-        .into_iter()
-        .map(|node| finish(searcher, fields, grouping, node))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(FeedResult {
-        hits: Vec::new(),
-        more: false,
-        groups,
-    })
-}
-
-fn insert(
-    node: &mut Node,
-    grouping: &Grouping,
-    depth: usize,
-    mut values: Vec<GroupValue>,
-    published: i64,
-    actor: Option<&EntityKey>,
-    address: DocAddress,
-) {
-    let Some(level) = grouping.levels.get(depth) else {
-        if node.hits.len() < grouping.hits_per_group {
-            node.hits.push(address);
-        }
-        return;
-    };
-    let value = values.remove(0);
-    let slot = match node.index.get(&value) {
-        Some(slot) => *slot,
-        // Walk order is group order: a group first seen after the level is full ranks below
-        // every kept group, so it is left out (and would be on any backend).
-        None if node.children.len() >= level.size => return,
-        None => {
-            node.index.insert(value.clone(), node.children.len());
-            node.children.push(Node::new(value, published));
-            node.children.len() - 1
-        }
-    };
-    let child = &mut node.children[slot];
-    count(child, grouping, actor);
-    insert(
-        child,
-        grouping,
-        depth + 1,
-        values,
-        published,
-        actor,
-        address,
-    );
-}
-
-fn count(node: &mut Node, grouping: &Grouping, actor: Option<&EntityKey>) {
-    node.count += 1;
-    let Some(actor) = actor else { return };
-    if node.actors.insert(actor.clone()) {
-        for metric in &grouping.metrics {
-            if let Metric::RecentActors(n) = metric {
-                if node.recent_actors.len() < *n {
-                    node.recent_actors.push(actor.clone());
-                }
-            }
-        }
-    }
-}
-
-fn finish(
-    searcher: &Searcher,
-    fields: &FeedFields,
-    grouping: &Grouping,
-    node: Node,
-) -> Result<Group> {
-    let has = |m: fn(&Metric) -> bool| grouping.metrics.iter().any(m);
-    Ok(Group {
-        value: node.value,
-        newest: timestamp(node.first_ms)?,
-        count: has(|m| *m == Metric::Count).then_some(node.count),
-        distinct_actors: has(|m| *m == Metric::DistinctActors).then_some(node.actors.len() as u64),
-        recent_actors: has(|m| matches!(m, Metric::RecentActors(_))).then_some(node.recent_actors),
-        hits: node
-            .hits
-            .into_iter()
-            .map(|address| {
-                Ok(Hit {
-                    activity: load_activity(searcher, address, fields)?,
-                    score: None,
-                })
-            })
-            .collect::<Result<_>>()?,
-        groups: node
-            .children
-            .into_iter()
-            .map(|child| finish(searcher, fields, grouping, child))
-            .collect::<Result<_>>()?,
-    })
-}
-
-fn timestamp(ms: i64) -> Result<DateTime<Utc>> {
+pub(super) fn timestamp(ms: i64) -> Result<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| Error::backend("embedded", format!("stored timestamp {ms} is out of range")))
 }
 
-fn backend(e: tantivy::TantivyError) -> Error {
+pub(super) fn backend(e: tantivy::TantivyError) -> Error {
     Error::backend("embedded", e)
 }
 

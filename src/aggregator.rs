@@ -37,19 +37,38 @@ use crate::network::Network;
 use crate::query::FeedQuery;
 use crate::result::FeedResult;
 
-/// What an aggregator is given for one read: the reader's network, and the store's cursor
-/// signing, bound to the reader.
+/// What an aggregator is given for one read: the reader's network, the store's cursor signing
+/// (bound to the reader) and, while shaping, the query the result answers.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedContext<'a> {
     network: &'a Network,
     key: &'a CursorKey,
+    query: Option<&'a FeedQuery>,
 }
 
 impl<'a> FeedContext<'a> {
     /// A context for a network, signing cursors with `key` (the [`Manager`](crate::Manager)
     /// passes the store's key; tests may pass any).
     pub fn new(network: &'a Network, key: &'a CursorKey) -> Self {
-        FeedContext { network, key }
+        FeedContext {
+            network,
+            key,
+            query: None,
+        }
+    }
+
+    /// The same context, answering `query`: what [`Aggregator::shape`] is given.
+    pub fn answering(self, query: &'a FeedQuery) -> Self {
+        FeedContext {
+            query: Some(query),
+            ..self
+        }
+    }
+
+    /// The query the result being shaped answers (`None` while building the query), so that
+    /// `shape` can continue a page from exactly the bound and settings it was read with.
+    pub fn query(&self) -> Option<&'a FeedQuery> {
+        self.query
     }
 
     /// The reader's links, newest first.

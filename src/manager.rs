@@ -403,7 +403,7 @@ impl Manager {
         query.validate()?;
         let result = self.backend.query(&query).await?;
         Ok(Feed {
-            feed: aggregator.shape(result, &context)?,
+            feed: aggregator.shape(result, &context.answering(&query))?,
             links_left_out: network.left_out(),
         })
     }

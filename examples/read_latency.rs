@@ -32,6 +32,9 @@ struct Args {
     follows: usize,
     seed: u64,
     dir: Option<PathBuf>,
+    /// Load the generated network first (`--load false` reads a store loaded by an earlier run
+    /// with the same flags).
+    load: bool,
 }
 
 impl Args {
@@ -43,6 +46,7 @@ impl Args {
             follows: 500,
             seed: 42,
             dir: None,
+            load: true,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -55,6 +59,7 @@ impl Args {
                 "--follows" => args.follows = number()?,
                 "--seed" => args.seed = number()? as u64,
                 "--dir" => args.dir = Some(PathBuf::from(value)),
+                "--load" => args.load = value != "false",
                 other => return Err(format!("unknown flag {other}")),
             }
         }
@@ -127,12 +132,18 @@ async fn main() -> Result<()> {
     let at = |rng: &mut Rng| end - Duration::milliseconds(rng.below(span_ms) as i64);
 
     // # Load
+    if !args.load && args.dir.is_none() {
+        return Err(Error::InvalidQuery {
+            reason: "--load false needs --dir with a store loaded before".into(),
+        });
+    }
     let manager = Manager::open(&path).await?;
     let posting = Zipf::new(args.actors, 1.1);
     let verbs = [("post", 60), ("like", 25), ("comment", 10), ("share", 5)];
     let started = Instant::now();
     let mut batch = Vec::with_capacity(10_000);
-    for n in 0..args.activities {
+    let activities = if args.load { args.activities } else { 0 };
+    for n in 0..activities {
         let actor = posting.sample(&mut rng);
         let mut pick = rng.below(100) as i32;
         let verb = verbs
@@ -149,7 +160,7 @@ async fn main() -> Result<()> {
         )?
         .published_at(at(&mut rng))?;
         batch.push(activity);
-        if batch.len() == 10_000 || n + 1 == args.activities {
+        if batch.len() == 10_000 || n + 1 == activities {
             for result in manager.add_activities(std::mem::take(&mut batch)).await? {
                 result?;
             }
@@ -159,7 +170,7 @@ async fn main() -> Result<()> {
 
     let popularity = Zipf::new(args.actors, 0.8);
     let started = Instant::now();
-    for reader in 0..args.readers {
+    for reader in 0..if args.load { args.readers } else { 0 } {
         let mut chosen = std::collections::HashSet::new();
         while chosen.len() < args.follows {
             chosen.insert(popularity.sample(&mut rng));

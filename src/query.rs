@@ -405,10 +405,10 @@ pub struct FeedQuery {
     pub ranking: Ranking,
     /// Page size and keyset bound.
     pub page: Page,
-    /// Keep only the first activity of each value of this key, in the order the page is read:
-    /// the newest per value when reading towards older activities (the default), the oldest
-    /// when reading towards newer ones (ascending, or newer than a position). Collapsing applies
-    /// within a page: a later page may show a value an earlier page already showed.
+    /// Keep only the newest activity of each value of this key, over the whole feed: each value
+    /// appears once over all pages (continued with [`Bound::OlderThan`]). Needs descending
+    /// order and recency ranking. A backend finds "the newest of its key" by reading from the
+    /// top of the feed, so page *n* costs about as much as reading the feed down to it.
     pub collapse: Option<GroupKey>,
     /// Group instead of listing.
     pub grouping: Option<Grouping>,
@@ -563,6 +563,19 @@ impl FeedQuery {
         Ok(self)
     }
 
+    /// Keeps only the first `limit` innermost groups in group order (see [`Grouping::limit`]);
+    /// call it after [`FeedQuery::group_by`].
+    pub fn group_limit(mut self, limit: usize) -> Result<Self> {
+        let Some(grouping) = self.grouping.as_mut() else {
+            return Err(Error::InvalidQuery {
+                reason: "a group limit needs a grouping: call group_by first".into(),
+            });
+        };
+        grouping.limit = Some(limit);
+        self.validate_grouping()?;
+        Ok(self)
+    }
+
     /// Checks every limit and consistency rule, and every value set through the public fields
     /// (or deserialised) as the builder methods would have. The [`Manager`](crate::Manager) and
     /// the backends call this before running a query.
@@ -642,6 +655,9 @@ impl FeedQuery {
                 }
             }
             None => {}
+        }
+        if self.grouping.is_some() && matches!(self.page.bound, Some(Bound::RankedBelow(_))) {
+            return invalid("a grouped feed is bounded by time, not by a scored position");
         }
         if ranked && self.order != Order::Desc {
             return invalid("a ranked feed lists the best first: its order must be descending");

@@ -31,6 +31,15 @@
 //! |---|---|---|
 //! | [`UnAggregated`] | `Vec<Activity>` | `[activity, …]`, newest first, one page |
 //! | [`YearMonthType`] | `Vec<`[`YearGroup`]`>` | `[{year, months: [{month, types: [{type, activities}]}]}]` |
+//! | [`RecentType`] | `Vec<`[`TypeGroup`]`>` | `[{type, activities}]` |
+//! | [`RecentTypeObject`] | `Vec<`[`TypeObjectsGroup`]`>` | `[{type, ids: [{id, object_type, activities}]}]` |
+//! | [`RecentObjectType`] | `Vec<`[`ObjectTypesGroup`]`>` | `[{id, object_type, types: [{type, activities}]}]` |
+//! | [`YearMonth`] | `Vec<`[`YearMonthsGroup`]`>` | `[{year, months: [{month, activities}]}]` |
+//! | [`DateWeight`] | `Vec<`[`DateGroup`]`>` | `[{date, activities}]`: days newest first, follows only; a day's activities by link weight, then newest first |
+//! | [`Collapse`] | `Vec<Activity>` | `[activity, …]`: the newest activity per object (or per actor), newest first, one page |
+//! | [`DecayRanked`] | `Vec<Activity>` | `[activity, …]`: best first by recency decay × link weight, one page |
+//! | [`Cursor`] | [`CursorPage`] | `{activities: [activity, …], next_cursor}`: a page of any flat feed and the signed token of the next |
+//! | [`Notification`] | `Vec<`[`NotificationRow`]`>` | `[{object_id, object_type, type, actors: [{id, type}], actor_count, event_count, latest}]`: one row per object and verb in a time window, newest first |
 //!
 //! Every group level is ordered by its newest activity, and activities inside a group are listed
 //! newest first. Every level has an explicit, documented size: nothing is cut silently.
@@ -56,15 +65,39 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod collapse;
+mod cursor;
+mod date_weight;
+mod decay_ranked;
+mod notification;
+mod recent_object_type;
+mod recent_type;
+mod recent_type_object;
+mod shape;
 #[cfg(test)]
 mod test_support;
 mod un_aggregated;
+mod year_month;
 mod year_month_type;
 
+pub use collapse::Collapse;
+pub use cursor::{Cursor, CursorPage};
+pub use date_weight::{DateGroup, DateWeight};
+pub use decay_ranked::DecayRanked;
+pub use notification::{Notification, NotificationRow};
+pub use recent_object_type::{ObjectTypesGroup, RecentObjectType};
+pub use recent_type::RecentType;
+pub use recent_type_object::{ObjectGroup, RecentTypeObject, TypeObjectsGroup};
 pub use un_aggregated::UnAggregated;
+pub use year_month::{MonthActivitiesGroup, YearMonth, YearMonthsGroup};
 pub use year_month_type::{MonthGroup, TypeGroup, YearGroup, YearMonthType};
 
 /// The workspace README's Rust examples, compiled and run as doctests of this crate.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The contributor's guide's Rust examples, compiled and run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../CONTRIBUTING.md")]
+struct ContributingDoctests;

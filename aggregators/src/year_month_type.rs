@@ -1,10 +1,11 @@
 //! [`YearMonthType`]: a feed grouped by year, then month, then verb.
 
 use elasticfeeds::{
-    Activity, Aggregator, Error, FeedContext, FeedQuery, FeedResult, Group, GroupKey, GroupValue,
-    Result,
+    Activity, Aggregator, Error, FeedContext, FeedQuery, FeedResult, Group, GroupKey, Result,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::shape;
 
 /// A feed grouped by the UTC year, then the UTC month, then the verb ("type") of its activities.
 ///
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 /// | months per year | 12 | 1 to 12 | [`YearMonthType::months`] |
 /// | verbs per month | 20 | 1 to 65,536 | [`YearMonthType::types`] |
 /// | activities per verb group | 20 | 1 to 100 | [`YearMonthType::hits_per_group`] |
+/// | verb groups in all (the newest) | 20 | 1 to 65,536, or none | [`YearMonthType::groups`], [`YearMonthType::all_groups`] |
 /// | one calendar year only | all years | 1 to 9998 | [`YearMonthType::year`] |
 ///
 /// The number of groups over all levels (`years × (1 + months × (1 + types))`) may not exceed
@@ -99,6 +101,7 @@ pub struct YearMonthType {
     months: usize,
     types: usize,
     hits_per_group: usize,
+    groups: Option<usize>,
 }
 
 impl Default for YearMonthType {
@@ -116,9 +119,11 @@ impl YearMonthType {
     pub const DEFAULT_TYPES: usize = 20;
     /// The default number of activities per verb group: 20.
     pub const DEFAULT_HITS_PER_GROUP: usize = 20;
+    /// The default number of verb groups listed in all: 20.
+    pub const DEFAULT_GROUPS: usize = 20;
 
-    /// All years, with the default sizes: 10 years, 12 months per year, 20 verbs per month and
-    /// 20 activities per verb group.
+    /// All years, with the default sizes: 10 years, 12 months per year, 20 verbs per month,
+    /// 20 activities per verb group, and the newest 20 verb groups in all.
     pub fn new() -> Self {
         YearMonthType {
             year: None,
@@ -126,6 +131,7 @@ impl YearMonthType {
             months: Self::DEFAULT_MONTHS,
             types: Self::DEFAULT_TYPES,
             hits_per_group: Self::DEFAULT_HITS_PER_GROUP,
+            groups: Some(Self::DEFAULT_GROUPS),
         }
     }
 
@@ -170,6 +176,31 @@ impl YearMonthType {
         .checked()
     }
 
+    /// Lists only the newest `groups` (year, month, verb) groups in all (1 to
+    /// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS)), with the years and months holding them:
+    /// a page of the grouped feed. The default, 20, lets a backend stop reading once those
+    /// groups are complete, so the cost follows the groups shown rather than the reader's whole
+    /// history.
+    pub fn groups(self, groups: usize) -> Result<Self> {
+        FeedQuery::all()
+            .group_by(self.levels(), self.hits_per_group)?
+            .group_limit(groups)?;
+        Ok(YearMonthType {
+            groups: Some(groups),
+            ..self
+        })
+    }
+
+    /// Lists every group the level sizes allow, with no limit on (year, month, verb) groups in all. Such a read goes
+    /// through every activity the network reaches unless the level sizes fill up first: bound it
+    /// with [`YearMonthType::year`].
+    pub fn all_groups(self) -> Self {
+        YearMonthType {
+            groups: None,
+            ..self
+        }
+    }
+
     fn levels(&self) -> [(GroupKey, usize); 3] {
         [
             (GroupKey::Year, self.years),
@@ -194,11 +225,15 @@ impl Aggregator for YearMonthType {
         if let Some(year) = self.year {
             query = query.year(year)?;
         }
-        query.group_by(self.levels(), self.hits_per_group)
+        let query = query.group_by(self.levels(), self.hits_per_group)?;
+        match self.groups {
+            Some(groups) => query.group_limit(groups),
+            None => Ok(query),
+        }
     }
 
     fn shape(&self, result: FeedResult, _feed: &FeedContext<'_>) -> Result<Vec<YearGroup>> {
-        result.groups.into_iter().map(year_group).collect()
+        shape::each(result.groups, year_group)
     }
 }
 
@@ -230,59 +265,26 @@ pub struct TypeGroup {
     pub activities: Vec<Activity>,
 }
 
+const NAME: &str = "YearMonthType";
+
 fn year_group(group: Group) -> Result<YearGroup> {
-    let year = match group.value {
-        GroupValue::Year(year) => year,
-        other => return Err(unexpected("year", &other)),
-    };
     Ok(YearGroup {
-        year,
-        months: group
-            .groups
-            .into_iter()
-            .map(month_group)
-            .collect::<Result<_>>()?,
+        year: shape::year(NAME, group.value)?,
+        months: shape::each(group.groups, month_group)?,
     })
 }
 
 fn month_group(group: Group) -> Result<MonthGroup> {
-    let month = match group.value {
-        GroupValue::Month(month) if (1..=12).contains(&month) => month,
-        other => return Err(unexpected("month (1 to 12)", &other)),
-    };
     Ok(MonthGroup {
-        month,
-        types: group
-            .groups
-            .into_iter()
-            .map(type_group)
-            .collect::<Result<_>>()?,
+        month: shape::month(NAME, group.value)?,
+        types: shape::each(group.groups, |g| shape::type_group(NAME, g))?,
     })
-}
-
-fn type_group(group: Group) -> Result<TypeGroup> {
-    let verb = match group.value {
-        GroupValue::Verb(verb) => verb,
-        other => return Err(unexpected("verb", &other)),
-    };
-    Ok(TypeGroup {
-        verb,
-        activities: group.hits.into_iter().map(|hit| hit.activity).collect(),
-    })
-}
-
-fn unexpected(expected: &str, found: &GroupValue) -> Error {
-    Error::InvalidQuery {
-        reason: format!(
-            "YearMonthType expected a {expected} group in the backend's result, got {found:?}"
-        ),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use elasticfeeds::query::{GroupLevel, MAX_HITS_PER_GROUP};
-    use elasticfeeds::{Actor, EntityKey, Hit, Object};
+    use elasticfeeds::{Actor, EntityKey, GroupValue, Hit, Object};
     use serde_json::json;
 
     use super::*;
@@ -343,6 +345,14 @@ mod tests {
         );
         assert_eq!(grouping.hits_per_group, 20);
         assert!(grouping.metrics.is_empty());
+        assert_eq!(grouping.limit, Some(YearMonthType::DEFAULT_GROUPS));
+        let unlimited = YearMonthType::new().all_groups();
+        let query = unlimited.query(&context(&network())).unwrap();
+        assert_eq!(query.grouping.unwrap().limit, None);
+        assert!(matches!(
+            YearMonthType::new().groups(0),
+            Err(Error::InvalidSize { .. })
+        ));
         assert_eq!(query.filter.since, None);
         assert_eq!(query.filter.until, None);
 

@@ -45,6 +45,7 @@ pub mod feeds;
 pub mod grouping;
 pub mod links;
 pub mod pages;
+pub mod ranking;
 pub mod search;
 pub mod shaping;
 pub mod validation;
@@ -212,6 +213,14 @@ macro_rules! conformance_suite {
             search: [
                 filters,
                 order_size_cursor,
+            ],
+            ranking: [
+                link_weight_flat,
+                decay_flat,
+                grouped_link_weight_by_day,
+                group_limit_keeps_first_groups,
+                collapse_pages_show_each_key_once,
+                ranking_queries_validated,
             ],
             concurrency: [
                 concurrent_follows_one_wins,

@@ -24,7 +24,7 @@ use super::schema::FeedFields;
 use super::walk::{timestamp, Merge};
 use crate::activity::EntityKey;
 use crate::error::Result;
-use crate::query::{GroupKey, GroupValue, Grouping, Metric};
+use crate::query::{GroupKey, GroupLevel, GroupValue, Grouping, Metric};
 use crate::result::{FeedResult, Group, Hit};
 
 /// A group being filled during the walk.
@@ -50,6 +50,8 @@ struct Shape<'a> {
     older: bool,
     /// Innermost groups made so far.
     leaves: usize,
+    /// How many distinct verbs can occur.
+    verbs: usize,
 }
 
 impl Shape<'_> {
@@ -57,6 +59,17 @@ impl Shape<'_> {
         self.grouping
             .limit
             .is_some_and(|limit| self.leaves >= limit)
+    }
+
+    /// How many groups a level can ever hold: its size, or fewer when its key has fewer
+    /// values (the verbs the store holds; twelve months).
+    fn reachable(&self, level: &GroupLevel) -> usize {
+        let most = match level.key {
+            GroupKey::Verb => self.verbs,
+            GroupKey::Month => 12,
+            _ => usize::MAX,
+        };
+        level.size.min(most)
     }
 }
 
@@ -123,7 +136,7 @@ impl Node {
                     }
             }
             Some(level) => {
-                (self.children.len() >= level.size || shape.limit_reached())
+                (self.children.len() >= shape.reachable(level) || shape.limit_reached())
                     && self
                         .children
                         .iter()
@@ -147,6 +160,7 @@ pub(super) fn grouped(
     fields: &FeedFields,
     grouping: &Grouping,
     score: &Option<Score>,
+    verbs: usize,
     merge: &mut Merge,
 ) -> Result<FeedResult> {
     let wants_actor = grouping.metrics.iter().any(|m| *m != Metric::Count);
@@ -156,6 +170,7 @@ pub(super) fn grouped(
         max_weight: merge.max_weight,
         older: merge.older,
         leaves: 0,
+        verbs,
     };
     let mut root = Node::new(GroupValue::Verb(String::new()), 0, None);
     let mut since_check = 0u32;

@@ -148,7 +148,10 @@ pub(super) fn ranked(
     while let Some((i, candidate)) = merge.next()? {
         if best.len() == keep {
             let worst = &best.peek().expect("the heap is full").0;
-            if worst.score > score.upper_bound(candidate.published, merge.max_weight) {
+            // Every later candidate is older (or, at this millisecond, has a lower id) than
+            // every kept one, so a score equal to the worst kept one ranks below it too: `>=`,
+            // or ranking by weight alone (whose bound is the best weight) could never stop.
+            if worst.score >= score.upper_bound(candidate.published, merge.max_weight) {
                 break;
             }
         }

@@ -109,10 +109,36 @@ fn run_with(
     };
     let score = Score::new(query);
     match (&query.grouping, &score) {
-        (Some(grouping), _) => group::grouped(searcher, fields, grouping, &score, &mut merge),
+        (Some(grouping), _) => {
+            let verbs = verb_count(searcher, query)?;
+            group::grouped(searcher, fields, grouping, &score, verbs, &mut merge)
+        }
         (None, Some(score)) => rank::ranked(searcher, fields, query, score, &mut merge),
         (None, None) => flat(searcher, fields, query, &plan, collapse_bound, &mut merge),
     }
+}
+
+/// How many distinct verbs a result can hold: those in the store's verb dictionaries (an upper
+/// bound, as removed activities' verbs may linger until a merge), or fewer when the query keeps
+/// only some. A verb level with that many groups can gain no other, so the walk can stop early.
+fn verb_count(searcher: &Searcher, query: &FeedQuery) -> Result<usize> {
+    let mut verbs = HashSet::new();
+    for reader in searcher.segment_readers() {
+        let Some(column) = reader.fast_fields().str(feed::VERB).map_err(backend)? else {
+            continue;
+        };
+        let mut terms = column
+            .dictionary()
+            .stream()
+            .map_err(|e| Error::backend("embedded", e))?;
+        while terms.advance() {
+            verbs.insert(terms.key().to_vec());
+        }
+    }
+    Ok(match query.filter.verbs.len() {
+        0 => verbs.len(),
+        kept => verbs.len().min(kept),
+    })
 }
 
 /// The limits of the walk, derived once per query.

@@ -22,8 +22,12 @@ use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, TimeZone, Utc};
+use elasticfeeds::Aggregator;
 use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
-use elasticfeeds_aggregators::{UnAggregated, YearMonthType};
+use elasticfeeds_aggregators::{
+    Collapse, Cursor, DateWeight, DecayRanked, Notification, RecentType, UnAggregated, YearMonth,
+    YearMonthType,
+};
 
 struct Args {
     activities: usize,
@@ -222,22 +226,70 @@ async fn main() -> Result<()> {
     samples.sort();
     network_samples.sort();
 
-    // Grouped: YearMonthType with its default sizes, and bounded to one year.
-    let mut grouped = Vec::with_capacity(args.readers);
-    let mut grouped_year = Vec::with_capacity(args.readers);
-    let whole = YearMonthType::new();
-    let one_year = YearMonthType::new().year(2025)?;
-    for reader in 0..args.readers {
-        let user = format!("reader{reader}");
-        let started = Instant::now();
-        manager.get_feeds(&user, &whole).await?;
-        grouped.push(started.elapsed());
-        let started = Instant::now();
-        manager.get_feeds(&user, &one_year).await?;
-        grouped_year.push(started.elapsed());
+    // The other aggregators, each read once per reader. The data ends at `end`; windows and
+    // decay origins are fixed there so every run reads the same thing.
+    let mut others: Vec<(String, Vec<StdDuration>)> = Vec::new();
+    let readers = args.readers;
+    others.push((
+        "YearMonthType, default (newest 20 verb groups x 20)".into(),
+        time_reads(&manager, readers, &YearMonthType::new()).await?,
+    ));
+    others.push((
+        "YearMonthType, 20 groups x 3 activities".into(),
+        time_reads(&manager, readers, &YearMonthType::new().hits_per_group(3)?).await?,
+    ));
+    others.push((
+        "YearMonthType, year 2025, every group".into(),
+        time_reads(
+            &manager,
+            readers,
+            &YearMonthType::new().year(2025)?.all_groups(),
+        )
+        .await?,
+    ));
+    others.push((
+        "YearMonth, default (newest 12 months)".into(),
+        time_reads(&manager, readers, &YearMonth::new()).await?,
+    ));
+    others.push((
+        "RecentType, default".into(),
+        time_reads(&manager, readers, &RecentType::new()).await?,
+    ));
+    others.push((
+        "DateWeight, default (10 days)".into(),
+        time_reads(&manager, readers, &DateWeight::new()).await?,
+    ));
+    for days in [1, 7, 30] {
+        let window = Notification::new().window(end - Duration::days(days), end)?;
+        others.push((
+            format!("Notification, last {days} day(s)"),
+            time_reads(&manager, readers, &window).await?,
+        ));
     }
-    grouped.sort();
-    grouped_year.sort();
+    others.push((
+        "Collapse by object, first 20".into(),
+        time_reads(&manager, readers, &Collapse::by_object()).await?,
+    ));
+    others.push((
+        "DecayRanked (7 days, origin at the end), first 20".into(),
+        time_reads(&manager, readers, &DecayRanked::new().origin(end)?).await?,
+    ));
+    // Page 2 through a signed cursor: the first page is read untimed, for its cursor.
+    let mut page_two = Vec::with_capacity(readers);
+    for reader in 0..readers {
+        let user = format!("reader{reader}");
+        let first = manager
+            .get_feeds(&user, &Cursor::new(UnAggregated::new()))
+            .await?;
+        if let Some(token) = first.feed.next_cursor {
+            let next = Cursor::new(UnAggregated::new()).after(&token);
+            let started = Instant::now();
+            manager.get_feeds(&user, &next).await?;
+            page_two.push(started.elapsed());
+        }
+    }
+    page_two.sort();
+    others.push(("Cursor(UnAggregated), page 2".into(), page_two));
     let size: u64 = walk_size(&dir);
 
     // # Report
@@ -250,14 +302,16 @@ async fn main() -> Result<()> {
         "| readers x follows | {} x {} |",
         args.readers, args.follows
     );
-    println!(
-        "| ingest (activities/s, commits included) | {:.0} |",
-        args.activities as f64 / ingest.as_secs_f64()
-    );
-    println!(
-        "| links written (links/s) | {:.0} |",
-        (args.readers * args.follows) as f64 / linking.as_secs_f64()
-    );
+    if args.load {
+        println!(
+            "| ingest (activities/s, commits included) | {:.0} |",
+            args.activities as f64 / ingest.as_secs_f64()
+        );
+        println!(
+            "| links written (links/s) | {:.0} |",
+            (args.readers * args.follows) as f64 / linking.as_secs_f64()
+        );
+    }
     println!(
         "| store size on disk (MiB) | {:.1} |",
         size as f64 / (1 << 20) as f64
@@ -276,10 +330,7 @@ async fn main() -> Result<()> {
             quantile(&samples, 1.0),
         );
     }
-    for (name, sorted) in [
-        ("YearMonthType, default sizes", &grouped),
-        ("YearMonthType, year 2025", &grouped_year),
-    ] {
+    for (name, sorted) in &others {
         if !sorted.is_empty() {
             println!(
                 "| {name}, {} reads: p50 / p99 (ms) | {:.3} / {:.3} |",
@@ -301,6 +352,24 @@ async fn main() -> Result<()> {
         returned as f64 / args.readers.max(1) as f64
     );
     Ok(())
+}
+
+/// Reads every reader's feed once with `aggregator`; the sorted latencies.
+async fn time_reads<A: Aggregator>(
+    manager: &Manager,
+    readers: usize,
+    aggregator: &A,
+) -> Result<Vec<StdDuration>> {
+    let mut samples = Vec::with_capacity(readers);
+    for reader in 0..readers {
+        let started = Instant::now();
+        manager
+            .get_feeds(&format!("reader{reader}"), aggregator)
+            .await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    Ok(samples)
 }
 
 fn walk_size(dir: &std::path::Path) -> u64 {

@@ -145,6 +145,7 @@ mod conformance {
             activities: [get_and_remove, erase_actor],
             pages: [search_pages_with_cursor],
             grouping: [metrics_exact],
+            aggregators: [reference_scenario, cursor_paging_survives_writes],
             concurrency: [concurrent_adds_lose_nothing, concurrent_follows_one_wins],
         );
     }

@@ -39,6 +39,7 @@ macro_rules! assert_err {
 }
 
 pub mod activities;
+pub mod aggregators;
 pub mod concurrency;
 pub mod durability;
 pub mod feeds;
@@ -228,6 +229,11 @@ macro_rules! conformance_suite {
                 concurrent_replaces_leave_one_document,
                 concurrent_conflicting_ids_one_wins,
                 concurrent_adds_lose_nothing,
+            ],
+            aggregators: [
+                reference_scenario,
+                cursor_paging_survives_writes,
+                aggregator_edge_cases,
             ],
             durability: [
                 reopen_after_drop,

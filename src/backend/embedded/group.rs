@@ -122,9 +122,12 @@ impl Node {
 
     /// Whether no activity published at or before `now_ms` can change this group's output.
     fn complete(&self, shape: &Shape<'_>, depth: usize, now_ms: i64) -> bool {
-        if shape.older && self.window_start.is_some_and(|start| now_ms < start) {
-            return true;
-        }
+        (shape.older && self.window_start.is_some_and(|start| now_ms < start))
+            || self.settled(shape, depth, now_ms)
+    }
+
+    /// Whether this group's contents are final, whether or not the walk has left its window.
+    fn settled(&self, shape: &Shape<'_>, depth: usize, now_ms: i64) -> bool {
         match shape.grouping.levels.get(depth) {
             None => {
                 self.hits.len() >= shape.grouping.hits_per_group
@@ -195,7 +198,15 @@ pub(super) fn grouped(
             actor: actor.as_ref(),
             address: DocAddress::new(cursor.segment_ord, candidate.doc),
         };
+        let path = (shape.older && grouping.metrics.is_empty()).then(|| entry.values.clone());
         insert(&mut root, &mut shape, 0, entry, Calendar::default());
+        // Once the time window this activity lies in can change no group (all its groups are
+        // full, or none can be added), jump past the window instead of reading the rest of it.
+        if let Some(start) =
+            path.and_then(|p| settled_window(&root, &shape, &p, candidate.published))
+        {
+            merge.skip_from(start);
+        }
         since_check += 1;
         if grouping.metrics.is_empty() && since_check >= 64 {
             since_check = 0;
@@ -214,6 +225,23 @@ pub(super) fn grouped(
         more: false,
         groups,
     })
+}
+
+/// The start of the outermost time window on an activity's path whose groups are final. Only
+/// the group that opens a window (a day, a month of a year, a year) speaks for it: its
+/// subgroups share the window but hold only part of it.
+fn settled_window(root: &Node, shape: &Shape<'_>, path: &[GroupValue], now_ms: i64) -> Option<i64> {
+    let mut node = root;
+    for (depth, value) in path.iter().enumerate() {
+        let parent_window = node.window_start;
+        node = &node.children[*node.index.get(value)?];
+        if let Some(start) = node.window_start {
+            if node.window_start != parent_window && node.settled(shape, depth + 1, now_ms) {
+                return Some(start);
+            }
+        }
+    }
+    None
 }
 
 fn insert(

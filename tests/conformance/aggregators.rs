@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::Duration;
-use elasticfeeds::{Activity, Aggregator, Error, LinkChange, Manager, Order, Origin, Target};
+use elasticfeeds::{Activity, Aggregator, Error, LinkChange, Manager, Order};
 use elasticfeeds_aggregators::{
     Collapse, Cursor, CursorPage, DateGroup, DateWeight, DecayRanked, Notification,
     NotificationRow, ObjectTypesGroup, RecentObjectType, RecentType, RecentTypeObject, TypeGroup,
@@ -175,59 +175,7 @@ pub async fn reference_scenario(store: &dyn Store) {
     .await;
     watch_at(&m, "cquiros", "A", "project", at(0)).await;
 
-    let project = |id: &str| Target::new(id, "project").unwrap();
-    add(
-        &m,
-        vec![
-            activity(
-                "a1",
-                "add",
-                person("cquiros"),
-                object("A", "project"),
-                at(12 * MIN),
-            ),
-            activity(
-                "a2",
-                "add",
-                person("cquiros"),
-                object("B", "project"),
-                at(24 * MIN),
-            ),
-            activity(
-                "a3",
-                "add",
-                person("cquiros"),
-                object("F1", "form"),
-                at(48 * MIN),
-            )
-            .with_target(project("A")),
-            activity(
-                "a4",
-                "move",
-                person("cquiros"),
-                object("F1", "form"),
-                at(72 * MIN),
-            )
-            .with_origin(Origin::new("A", "project").unwrap())
-            .with_target(project("B")),
-            activity(
-                "b1",
-                "add",
-                person("edoquiros"),
-                object("C", "project"),
-                at(-365 * DAY),
-            ),
-            activity(
-                "b2",
-                "add",
-                person("edoquiros"),
-                object("F2", "form"),
-                at(12 * DAY),
-            )
-            .with_target(project("C")),
-        ],
-    )
-    .await;
+    add(&m, super::feeds::reference_activities()).await;
     let user = "cquiros";
 
     // Flat, both ways. b1 predates the follow; a1 and a3 also match the watch, and appear once.

@@ -9,6 +9,60 @@ use super::{
     watch_at, HitIds, OpenOptions, Raw, Store, DAY, HOUR, MIN, SEC,
 };
 
+/// The activities of the Python library's reference scenario (cquiros's a1–a4, edoquiros's b1 and
+/// b2), shared by every case that replays it.
+pub fn reference_activities() -> Vec<elasticfeeds::Activity> {
+    let project = |id: &str| Target::new(id, "project").unwrap();
+    vec![
+        activity(
+            "a1",
+            "add",
+            person("cquiros"),
+            object("A", "project"),
+            at(12 * MIN),
+        ),
+        activity(
+            "a2",
+            "add",
+            person("cquiros"),
+            object("B", "project"),
+            at(24 * MIN),
+        ),
+        activity(
+            "a3",
+            "add",
+            person("cquiros"),
+            object("F1", "form"),
+            at(48 * MIN),
+        )
+        .with_target(project("A")),
+        activity(
+            "a4",
+            "move",
+            person("cquiros"),
+            object("F1", "form"),
+            at(72 * MIN),
+        )
+        .with_origin(Origin::new("A", "project").unwrap())
+        .with_target(project("B")),
+        activity(
+            "b1",
+            "add",
+            person("edoquiros"),
+            object("C", "project"),
+            at(-365 * DAY),
+        ),
+        activity(
+            "b2",
+            "add",
+            person("edoquiros"),
+            object("F2", "form"),
+            at(12 * DAY),
+        )
+        .with_target(project("C")),
+    ]
+}
+
 /// The Python library's reference scenario, as a feed-order test.
 pub async fn reference_scenario(store: &dyn Store) {
     let m = store.fresh().await;
@@ -16,59 +70,7 @@ pub async fn reference_scenario(store: &dyn Store) {
     follow_at(&m, "cquiros", "edoquiros", at(0)).await;
     watch_at(&m, "cquiros", "A", "project", at(0)).await;
 
-    let project = |id: &str| Target::new(id, "project").unwrap();
-    add(
-        &m,
-        vec![
-            activity(
-                "a1",
-                "add",
-                person("cquiros"),
-                object("A", "project"),
-                at(12 * MIN),
-            ),
-            activity(
-                "a2",
-                "add",
-                person("cquiros"),
-                object("B", "project"),
-                at(24 * MIN),
-            ),
-            activity(
-                "a3",
-                "add",
-                person("cquiros"),
-                object("F1", "form"),
-                at(48 * MIN),
-            )
-            .with_target(project("A")),
-            activity(
-                "a4",
-                "move",
-                person("cquiros"),
-                object("F1", "form"),
-                at(72 * MIN),
-            )
-            .with_origin(Origin::new("A", "project").unwrap())
-            .with_target(project("B")),
-            activity(
-                "b1",
-                "add",
-                person("edoquiros"),
-                object("C", "project"),
-                at(-365 * DAY),
-            ),
-            activity(
-                "b2",
-                "add",
-                person("edoquiros"),
-                object("F2", "form"),
-                at(12 * DAY),
-            )
-            .with_target(project("C")),
-        ],
-    )
-    .await;
+    add(&m, reference_activities()).await;
 
     assert_eq!(
         feed_ids(&m, "cquiros").await,

@@ -6,8 +6,8 @@
 //! hash to protect), and it costs well under a microsecond per request.
 //!
 //! The keys file has one line per key, `<sha-256 hex> <user id>`; `#` starts a comment. A user
-//! may have several keys (to rotate one, add a new key, then delete the old line). The service
-//! reads the file when it starts.
+//! may have several keys (to rotate one, add a new key, then delete the old line). A running
+//! service follows changes to the file: see [`Keys`](crate::Keys).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::OpenOptions;
@@ -231,7 +231,7 @@ impl FromRequestParts<AppState> for Caller {
             .users
             .authenticate(key)
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
-        Ok(Caller(user.clone()))
+        Ok(Caller(user))
     }
 }
 

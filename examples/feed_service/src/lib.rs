@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod auth;
 pub mod error;
+pub mod keys;
 
 mod activities;
 mod feed;
@@ -39,6 +40,7 @@ mod profile;
 pub use auth::Users;
 pub use error::{ApiError, Error};
 pub use feed::AGGREGATORS;
+pub use keys::Keys;
 
 /// What every handler shares: the library's manager and the service's users.
 #[derive(Debug, Clone)]
@@ -46,7 +48,7 @@ pub struct AppState {
     /// The feed store.
     pub manager: Manager,
     /// Who may call, by key.
-    pub users: Arc<Users>,
+    pub users: Arc<Keys>,
 }
 
 /// Limits applied to every request.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use feed_service::{serve, AppState, Error, Limits, Users};
+use feed_service::{serve, AppState, Error, Keys, Limits};
 use tracing_subscriber::EnvFilter;
 
 /// An example feed service on elasticfeeds: a JSON REST API with per-user API keys.
@@ -51,7 +51,7 @@ enum Command {
     },
     /// Makes a new API key for a user (a new user, or another key for a known one), adds its
     /// hash to the keys file and prints the key. The key is not stored: keep it now. A running
-    /// service sees new keys when it is restarted.
+    /// service sees the new key at once.
     AddUser {
         /// The user id: 1 to 64 ASCII letters, digits, `_`, `-` or `.`.
         user: String,
@@ -81,10 +81,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let key = feed_service::auth::add_user(&cli.keys, &user)?;
             // The key alone on stdout, so that `KEY=$(feed-service add-user mark)` works.
             println!("{key}");
-            eprintln!(
-                "added a key for {user:?} to {}; restart a running service to use it",
-                cli.keys.display()
-            );
+            eprintln!("added a key for {user:?} to {}", cli.keys.display());
             Ok(())
         }
         Command::Serve {
@@ -93,11 +90,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
             body_limit,
             read_timeout_ms,
         } => {
-            let users = Users::load(&cli.keys)?;
-            if users.is_empty() {
+            let users = Keys::watch(&cli.keys)?;
+            if users.users().is_empty() {
                 tracing::warn!(
                     keys = %cli.keys.display(),
-                    "no users yet: add one with `feed-service add-user <id>`, then restart"
+                    "no users yet: add one with `feed-service add-user <id>`"
                 );
             }
             let manager = elasticfeeds::Manager::open(&store).await?;
@@ -105,7 +102,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tracing::info!(
                 address = %listener.local_addr()?,
                 store = %store,
-                users = users.len(),
+                users = users.users().len(),
                 "listening"
             );
             let state = AppState {

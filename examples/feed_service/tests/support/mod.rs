@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use elasticfeeds::{FeedQuery, Manager};
 use feed_service::auth::generate_key;
-use feed_service::{serve, AppState, Limits, Users};
+use feed_service::{serve, AppState, Keys, Limits, Users};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -89,7 +89,7 @@ impl Service {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState {
             manager: manager.clone(),
-            users: Arc::new(users),
+            users: Arc::new(Keys::fixed(users)),
         };
         let limits = Limits {
             body_bytes: BODY_LIMIT,

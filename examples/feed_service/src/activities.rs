@@ -1,11 +1,16 @@
 //! `POST /activities`, `GET /activities/{id}` and `DELETE /activities/{id}`.
 //!
 //! The caller is always the actor: a key lets its user post as themselves and nobody else.
+//!
+//! A client id is an idempotency key: the first post with it stores the activity (201); posting
+//! the same activity with it again answers with what was stored (200) and writes nothing; a
+//! different activity under an id already used is 409 `activity_conflict`. Removing the
+//! activity frees its id.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
 use elasticfeeds::{Activity, Actor, Object, Origin, Target};
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,9 +44,25 @@ pub(crate) struct Entity {
     extra: Option<Value>,
 }
 
+/// How far ahead of the server's clock `published` may lie: room for clocks that differ, too
+/// little to pin a post at the top of every follower's feed.
+const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// An activity ready to store, with its final id.
+struct Built {
+    activity: Activity,
+    id: String,
+    /// Whether the client chose the id (and so may be retrying).
+    client_id: bool,
+    /// Whether the client chose `published` (else it is now, and differs on a retry).
+    published: bool,
+}
+
 impl NewActivity {
-    /// The library's activity, every field validated by the library; the id scoped to `caller`.
-    fn build(self, caller: &str) -> Result<Activity, ApiError> {
+    /// The library's activity, every field validated by the library, with its id: the client's
+    /// scoped to `caller`, or a new random one. The id is fixed before anything is written, so
+    /// nothing can fail after the write.
+    fn build(self, caller: &str) -> Result<Built, ApiError> {
         let mut object = Object::new(&self.object.id, &self.object.kind)?;
         if let Some(extra) = self.object.extra {
             object = object.with_extra(extra)?;
@@ -61,40 +82,83 @@ impl NewActivity {
             }
             activity = activity.with_origin(entity);
         }
+        let published = self.published.is_some();
         if let Some(published) = self.published {
+            let latest = Utc::now() + MAX_CLOCK_SKEW;
+            if published > latest {
+                return Err(ApiError::bad_request(
+                    "invalid_timestamp",
+                    format!(
+                        "invalid published timestamp {}: it lies more than {} minutes ahead of the server's clock",
+                        published.to_rfc3339(),
+                        MAX_CLOCK_SKEW.num_minutes()
+                    ),
+                ));
+            }
             activity = activity.published_at(published)?;
         }
         if let Some(extra) = self.extra {
             activity = activity.with_extra(extra)?;
         }
-        if let Some(id) = self.id {
-            // The user-id rule keeps client ids URL-safe and free of `:`.
-            check_user_id(&id).map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_id",
-                    format!("invalid activity id {id:?}: use 1 to 64 ASCII letters, digits, `_`, `-` or `.`"),
-                )
-            })?;
-            activity = activity.with_id(&format!("{caller}:{id}"))?;
-        }
-        Ok(activity)
+        let client_id = self.id.is_some();
+        let id = match self.id {
+            Some(id) => {
+                // The user-id rule keeps client ids URL-safe and free of `:`.
+                check_user_id(&id).map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_id",
+                        format!("invalid activity id {id:?}: use 1 to 64 ASCII letters, digits, `_`, `-` or `.`, not only dots"),
+                    )
+                })?;
+                format!("{caller}:{id}")
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        Ok(Built {
+            activity: activity.with_id(&id)?,
+            id,
+            client_id,
+            published,
+        })
     }
 }
 
-/// `POST /activities`: 201 with the stored activity and its `Location`.
+/// `POST /activities`: 201 with the stored activity and its `Location`; 200 with the activity
+/// stored before for a retry with the same client id; 409 for another activity under that id.
 pub(crate) async fn post(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewActivity>,
-) -> Result<impl IntoResponse, ApiError> {
-    let activity = body.build(caller.id())?;
-    let id = state.manager.add_activity(activity.clone()).await?;
-    let stored = activity.with_id(&id)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("/activities/{id}"))],
-        Json(stored),
-    ))
+) -> Result<Response, ApiError> {
+    let built = body.build(caller.id())?;
+    let location = [(header::LOCATION, format!("/activities/{}", built.id))];
+    if built.client_id {
+        match state.manager.get_activity(&built.id).await {
+            Ok(stored) => {
+                // A retry without `published` was given a new "now": compare the rest.
+                let retried = if built.published {
+                    built.activity
+                } else {
+                    built.activity.published_at(stored.published())?
+                };
+                if retried != stored {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "activity_conflict",
+                        format!(
+                            "activity id {:?} is already used by another activity; remove it first, or pick a new id",
+                            built.id
+                        ),
+                    ));
+                }
+                return Ok((StatusCode::OK, location, Json(stored)).into_response());
+            }
+            Err(elasticfeeds::Error::ActivityNotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    state.manager.add_activity(built.activity.clone()).await?;
+    Ok((StatusCode::CREATED, location, Json(built.activity)).into_response())
 }
 
 /// `GET /activities/{id}`: any activity, to any caller (activities are public).

@@ -122,6 +122,10 @@ pub fn add_user(path: &Path, user: &str) -> Result<String, Error> {
     check_user_id(user)?;
     // Refuse a damaged file before adding to it.
     Users::load(path)?;
+    // A file edited by hand may lack its last newline: the new line must not join it.
+    let newline = std::fs::read(path)
+        .map(|bytes| bytes.last().is_some_and(|&last| last != b'\n'))
+        .unwrap_or(false);
     let key = generate_key()?;
     let io = |source| Error::KeysIo {
         path: path.to_owned(),
@@ -133,8 +137,9 @@ pub fn add_user(path: &Path, user: &str) -> Result<String, Error> {
         .open(path)
         .map_err(io)?;
     // One write of one whole line, so concurrent `add-user` runs never interleave lines.
-    file.write_all(format!("{} {user}\n", hex(&hash_key(&key))).as_bytes())
-        .map_err(io)?;
+    let line = format!("{} {user}\n", hex(&hash_key(&key)));
+    let line = if newline { format!("\n{line}") } else { line };
+    file.write_all(line.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(key)
 }
@@ -158,6 +163,9 @@ pub fn check_user_id(user: &str) -> Result<(), Error> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     {
         "only ASCII letters, digits, `_`, `-` and `.` are allowed"
+    } else if user.bytes().all(|b| b == b'.') {
+        // `.` and `..` are path segments that HTTP clients resolve away.
+        "it may not be made of dots only"
     } else {
         return Ok(());
     };
@@ -274,7 +282,7 @@ mod tests {
 
     #[test]
     fn bad_user_ids_and_damaged_files_are_refused() {
-        for bad in ["", "a b", "a:b", "é", &"x".repeat(65)] {
+        for bad in ["", "a b", "a:b", "é", ".", "..", &"x".repeat(65)] {
             assert!(
                 matches!(check_user_id(bad), Err(Error::InvalidUser { .. })),
                 "{bad:?}"
@@ -294,6 +302,15 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "# users\nabc mark\n"
         );
+        // A last line without its newline is not joined by the next one.
+        let path = dir.path().join("edited");
+        let mark = add_user(&path, "mark").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.trim_end()).unwrap();
+        let jane = add_user(&path, "jane").unwrap();
+        let users = Users::load(&path).unwrap();
+        assert_eq!(users.authenticate(&mark).map(|u| &**u), Some("mark"));
+        assert_eq!(users.authenticate(&jane).map(|u| &**u), Some("jane"));
         // A missing file is no users, not an error.
         assert!(Users::load(&dir.path().join("none")).unwrap().is_empty());
     }

@@ -126,19 +126,19 @@ pub(crate) async fn feed(
             if let Some(year) = params.number("year")? {
                 feed = feed.year(year)?;
             }
-            if let Some(years) = params.number("years")? {
+            if let Some(years) = size(&mut params, "years", MAX_YEARS)? {
                 feed = feed.years(years)?;
             }
             if let Some(months) = params.number("months")? {
                 feed = feed.months(months)?;
             }
-            if let Some(types) = params.number("types")? {
+            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
                 feed = feed.types(types)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
-            if let Some(groups) = params.number("groups")? {
+            if let Some(groups) = size(&mut params, "groups", MAX_GROUPS)? {
                 feed = feed.groups(groups)?;
             }
             reader
@@ -161,16 +161,16 @@ pub(crate) async fn feed(
             if let Some(year) = params.number("year")? {
                 feed = feed.year(year)?;
             }
-            if let Some(years) = params.number("years")? {
+            if let Some(years) = size(&mut params, "years", MAX_YEARS)? {
                 feed = feed.years(years)?;
             }
             if let Some(months) = params.number("months")? {
                 feed = feed.months(months)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
-            if let Some(groups) = params.number("groups")? {
+            if let Some(groups) = size(&mut params, "groups", MAX_GROUPS)? {
                 feed = feed.groups(groups)?;
             }
             reader
@@ -183,10 +183,10 @@ pub(crate) async fn feed(
         }
         "recent_type" => {
             let mut feed = RecentType::new();
-            if let Some(types) = params.number("types")? {
+            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
                 feed = feed.types(types)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
             reader
@@ -195,13 +195,13 @@ pub(crate) async fn feed(
         }
         "recent_type_object" => {
             let mut feed = RecentTypeObject::new();
-            if let Some(types) = params.number("types")? {
+            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
                 feed = feed.types(types)?;
             }
-            if let Some(objects) = params.number("objects")? {
+            if let Some(objects) = size(&mut params, "objects", MAX_GROUPS)? {
                 feed = feed.objects(objects)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
             reader
@@ -210,13 +210,13 @@ pub(crate) async fn feed(
         }
         "recent_object_type" => {
             let mut feed = RecentObjectType::new();
-            if let Some(objects) = params.number("objects")? {
+            if let Some(objects) = size(&mut params, "objects", MAX_GROUPS)? {
                 feed = feed.objects(objects)?;
             }
-            if let Some(types) = params.number("types")? {
+            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
                 feed = feed.types(types)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
             reader
@@ -225,10 +225,10 @@ pub(crate) async fn feed(
         }
         "date_weight" => {
             let mut feed = DateWeight::new();
-            if let Some(days) = params.number("days")? {
+            if let Some(days) = size(&mut params, "days", MAX_DAYS)? {
                 feed = feed.days(days)?;
             }
-            if let Some(hits) = params.number("hits_per_group")? {
+            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
                 feed = feed.hits_per_group(hits)?;
             }
             reader
@@ -248,13 +248,13 @@ pub(crate) async fn feed(
                 }
                 (None, None) => {}
             }
-            if let Some(objects) = params.number("objects")? {
+            if let Some(objects) = size(&mut params, "objects", MAX_GROUPS)? {
                 feed = feed.objects(objects)?;
             }
-            if let Some(verbs) = params.number("verbs")? {
+            if let Some(verbs) = size(&mut params, "verbs", MAX_GROUPS)? {
                 feed = feed.verbs(verbs)?;
             }
-            if let Some(actors) = params.number("actors")? {
+            if let Some(actors) = size(&mut params, "actors", MAX_ACTORS)? {
                 feed = feed.actors(actors)?;
             }
             reader
@@ -311,6 +311,29 @@ fn paged<A>(feed: A, params: &mut Params) -> Cursor<A> {
     match params.text("cursor") {
         Some(cursor) => Cursor::new(feed).after(&cursor),
         None => Cursor::new(feed),
+    }
+}
+
+/// The largest number of groups (verbs, objects, leaf groups) a grouped feed may list.
+const MAX_GROUPS: usize = 50;
+/// The largest number of years a calendar feed may list.
+const MAX_YEARS: usize = 10;
+/// The most activities per group.
+const MAX_HITS_PER_GROUP: usize = 20;
+/// The most days a `date_weight` feed may list.
+const MAX_DAYS: usize = 31;
+/// The most actors a notification row may list (its counts cover them all).
+const MAX_ACTORS: usize = 20;
+
+/// A size parameter, at most `max`: the service's own cap, below the library's, so that one
+/// request cannot ask for millions of activities. The aggregator checks the lower bound.
+fn size(params: &mut Params, name: &str, max: usize) -> Result<Option<usize>, ApiError> {
+    match params.number(name)? {
+        Some(value) if value > max => Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("parameter `{name}`: {value} is more than this service allows ({max})"),
+        )),
+        value => Ok(value),
     }
 }
 

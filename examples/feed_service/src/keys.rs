@@ -1,19 +1,24 @@
 //! [`Keys`]: the service's users, kept in step with the keys file while it runs.
 //!
-//! `add-user` appends to the keys file; a running service picks the new key up the first time
-//! it is used, without a restart. Deleting a key's line revokes it within a second. To do
-//! that, the service looks at the file's modification time and length (one `stat`) at most once
-//! a second, and whenever it meets a key or user it does not know; it reads the file again only
-//! if either changed. A file that has become unreadable or damaged is logged, and the users
-//! loaded before stay in force, so a bad edit cannot lock everybody out.
+//! `add-user` appends to the keys file, and deleting a key's line revokes it: a running service
+//! follows both within [`CHECK_EVERY`] (one second), without a restart. A background task
+//! ([`Keys::follow`]) reads the file once a second on a blocking thread and swaps in the new
+//! users when its content changed (compared by SHA-256, so a rewrite that keeps the file's time
+//! and length is seen too). Requests only ever read the users in memory: an unknown key costs
+//! no disk access and takes no lock that a reload holds. A file that has become unreadable or
+//! damaged is logged, and the users loaded before stay in force.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use crate::auth::Users;
 use crate::error::Error;
+
+/// How often [`Keys::follow`] reads the keys file.
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The users and their keys, reloaded from the keys file when it changes.
 #[derive(Debug)]
@@ -25,16 +30,9 @@ pub struct Keys {
 #[derive(Debug)]
 struct KeysFile {
     path: PathBuf,
-    /// The modification time and length of the file as last read; `None` while it is missing.
-    /// The lock also keeps two requests from reading the file at once.
-    seen: Mutex<Option<(SystemTime, u64)>>,
-    /// When the file was last looked at, in milliseconds since `started`.
-    checked: AtomicU64,
-    started: Instant,
+    /// The SHA-256 of the content last read; `None` while the file is missing.
+    seen: Mutex<Option<[u8; 32]>>,
 }
-
-/// How often the file is looked at for changes, at most, while every key is known.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 impl Keys {
     /// A fixed set of users, never reloaded (for tests and embedding).
@@ -45,18 +43,15 @@ impl Keys {
         }
     }
 
-    /// The users of the keys file at `path`, read now and again whenever it changes. A missing
-    /// file is no users yet.
+    /// The users of the keys file at `path`, read now; [`follow`](Self::follow) keeps them in
+    /// step with it. A missing file is no users yet.
     pub fn watch(path: &Path) -> Result<Self, Error> {
-        let seen = stamp(path);
         let users = Users::load(path)?;
         Ok(Keys {
             current: RwLock::new(Arc::new(users)),
             file: Some(KeysFile {
                 path: path.to_owned(),
-                seen: Mutex::new(seen),
-                checked: AtomicU64::new(0),
-                started: Instant::now(),
+                seen: Mutex::new(digest(path)),
             }),
         })
     }
@@ -69,71 +64,66 @@ impl Keys {
             .clone()
     }
 
-    /// The user a key belongs to, looking at the file again if the key is unknown.
+    /// The user a key belongs to.
     pub fn authenticate(&self, key: &str) -> Option<Arc<str>> {
-        self.find(|users| users.authenticate(key).cloned())
+        self.users().authenticate(key).cloned()
     }
 
-    /// Whether the service knows `user`, looking at the file again if it does not.
+    /// Whether the service knows `user`.
     pub fn contains(&self, user: &str) -> bool {
-        self.find(|users| users.contains(user).then_some(()))
-            .is_some()
+        self.users().contains(user)
     }
 
-    fn find<T>(&self, look: impl Fn(&Users) -> Option<T>) -> Option<T> {
-        if let Some(file) = &self.file {
-            if file.due() {
-                self.reload();
-            }
-        }
-        look(&self.users()).or_else(|| {
-            self.reload();
-            look(&self.users())
-        })
-    }
-
-    /// Reads the file again if it changed since it was last read.
-    fn reload(&self) {
-        let Some(file) = &self.file else { return };
-        file.checked.store(file.elapsed_ms(), Ordering::Relaxed);
-        let mut seen = file.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = stamp(&file.path);
-        if now == *seen {
+    /// Reads the keys file every [`CHECK_EVERY`] on a blocking thread, for as long as the
+    /// service runs (spawn it; it never returns). Does nothing for [`fixed`](Self::fixed) keys.
+    pub async fn follow(self: Arc<Self>) {
+        if self.file.is_none() {
             return;
         }
-        // The file is small and read only when it changed, so reading it here, on the request's
-        // task, costs less than handing it to a blocking thread.
+        let mut tick = tokio::time::interval(CHECK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let keys = self.clone();
+            // A panic in the reload is the only error, and it is already reported by the
+            // runtime; the next tick tries again.
+            let _ = tokio::task::spawn_blocking(move || keys.reload()).await;
+        }
+    }
+
+    /// Reads the file again and swaps in its users if its content changed since it was last
+    /// read. Returns whether the users changed.
+    pub fn reload(&self) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        let mut seen = file.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = digest(&file.path);
+        if now == *seen {
+            return false;
+        }
+        *seen = now;
         match Users::load(&file.path) {
             Ok(users) => {
                 tracing::info!(keys = %file.path.display(), users = users.len(), "keys file reloaded");
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(users);
-                *seen = now;
+                true
             }
             Err(error) => {
-                // Keep the users loaded before, and say so once per change of the file.
+                // Said once per change of the file: `seen` already holds this content.
                 tracing::warn!(%error, "keys file not reloaded; the users loaded before stay");
-                *seen = now;
+                false
             }
         }
     }
 }
 
-impl KeysFile {
-    fn elapsed_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    /// Whether the last look at the file is more than [`CHECK_EVERY`] ago.
-    fn due(&self) -> bool {
-        let last = self.checked.load(Ordering::Relaxed);
-        self.elapsed_ms().saturating_sub(last) >= CHECK_EVERY.as_millis() as u64
-    }
-}
-
-/// The file's modification time and length, or `None` if it cannot be seen.
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+/// The SHA-256 of the file's content, or `None` if it cannot be read (a missing file reads as
+/// no users, a file that cannot be read is refused by [`Users::load`]).
+fn digest(path: &Path) -> Option<[u8; 32]> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| Sha256::digest(&bytes).into())
 }
 
 #[cfg(test)]
@@ -142,21 +132,33 @@ mod tests {
     use crate::auth::add_user;
 
     #[test]
-    fn keys_added_while_running_are_found_without_a_restart() {
+    fn keys_added_and_deleted_while_running_are_followed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
         let keys = Keys::watch(&path).unwrap();
         assert!(keys.users().is_empty());
+        assert!(!keys.reload(), "nothing changed yet");
         let mark = add_user(&path, "mark").unwrap();
+        assert_eq!(
+            keys.authenticate(&mark),
+            None,
+            "only a reload reads the file"
+        );
+        assert!(keys.reload());
         assert_eq!(keys.authenticate(&mark).as_deref(), Some("mark"));
         assert!(keys.contains("mark"));
-        let jane = add_user(&path, "jane").unwrap();
-        assert!(
-            keys.contains("jane"),
-            "a new user is known before their first request"
+        // Rotation: another key for mark in place of the first, in a file of the same length.
+        let other = dir.path().join("other");
+        let rotated = add_user(&other, "mark").unwrap();
+        let (before, after) = (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&other).unwrap(),
         );
-        assert_eq!(keys.authenticate(&jane).as_deref(), Some("jane"));
-        assert_eq!(keys.authenticate("efk_unknown"), None);
+        assert_eq!(before.len(), after.len());
+        std::fs::write(&path, after).unwrap();
+        assert!(keys.reload());
+        assert_eq!(keys.authenticate(&rotated).as_deref(), Some("mark"));
+        assert_eq!(keys.authenticate(&mark), None, "the old key is revoked");
     }
 
     #[test]
@@ -166,25 +168,20 @@ mod tests {
         let mark = add_user(&path, "mark").unwrap();
         let keys = Keys::watch(&path).unwrap();
         std::fs::write(&path, "not a keys file\n").unwrap();
-        assert_eq!(keys.authenticate("efk_other"), None);
+        assert!(!keys.reload());
         assert_eq!(keys.authenticate(&mark).as_deref(), Some("mark"));
     }
 
-    #[test]
-    fn a_deleted_line_revokes_its_key_once_the_file_is_looked_at_again() {
+    #[tokio::test]
+    async fn follow_picks_up_a_new_key_within_a_check() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
+        let keys = Arc::new(Keys::watch(&path).unwrap());
+        let watcher = tokio::spawn(keys.clone().follow());
         let mark = add_user(&path, "mark").unwrap();
-        let keys = Keys::watch(&path).unwrap();
+        tokio::time::sleep(CHECK_EVERY * 2 + Duration::from_millis(200)).await;
         assert_eq!(keys.authenticate(&mark).as_deref(), Some("mark"));
-        let jane = add_user(&dir.path().join("other"), "jane").unwrap();
-        std::fs::copy(dir.path().join("other"), &path).unwrap();
-        // Right away through an unknown key; otherwise within `CHECK_EVERY`.
-        assert_eq!(keys.authenticate(&jane).as_deref(), Some("jane"));
-        assert_eq!(keys.authenticate(&mark), None, "mark's line is gone");
-        std::fs::write(&path, "").unwrap();
-        std::thread::sleep(CHECK_EVERY + Duration::from_millis(50));
-        assert_eq!(keys.authenticate(&jane), None, "jane's line is gone too");
+        watcher.abort();
     }
 
     #[test]
@@ -192,6 +189,7 @@ mod tests {
         let mut users = Users::new();
         users.insert("mark", "efk_a").unwrap();
         let keys = Keys::fixed(users);
+        assert!(!keys.reload());
         assert_eq!(keys.authenticate("efk_a").as_deref(), Some("mark"));
         assert!(!keys.contains("jane"));
     }

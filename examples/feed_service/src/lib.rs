@@ -5,6 +5,8 @@
 //!
 //! - [`auth`]: users, API keys (stored as SHA-256 hashes) and the [`Caller`](auth::Caller)
 //!   extractor that every route but `/health` takes;
+//! - [`keys`]: the users, kept in step with the keys file while the service runs;
+//! - `params`: query parameters taken by name, so that an unknown one is an error;
 //! - `activities`: post, read and remove activities;
 //! - `links`: follow, unfollow, watch, unwatch, and a user's own network;
 //! - `feed`: a user's feed, with a choice of aggregator and its parameters;
@@ -23,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use elasticfeeds::Manager;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -56,10 +59,16 @@ pub struct AppState {
 pub struct Limits {
     /// The largest request body accepted, in bytes; larger ones get 413.
     pub body_bytes: usize,
-    /// How long a read may take before it is answered with 503. Writes have no timeout: a
-    /// write cut off half-way would leave the client unsure whether it happened (clients that
-    /// retry should send their own activity id, which makes the retry harmless).
+    /// How long a read may take before it is answered with 503. (The engine's work for it is
+    /// not cancelled: it finishes on its blocking thread and is dropped.) Writes have no
+    /// timeout, so the answer to a slow write is its outcome, not a guess. A write whose client
+    /// goes away is still applied or refused whole, since the library commits each write it
+    /// has been handed; clients that retry should send their own activity id, which makes the
+    /// retry harmless.
     pub read_timeout: Duration,
+    /// How long, after the shutdown signal, requests under way may take to finish before the
+    /// service stops waiting for them and closes the store.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -67,6 +76,7 @@ impl Default for Limits {
         Limits {
             body_bytes: 64 * 1024,
             read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -107,6 +117,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
         .layer(middleware::from_fn(json_errors))
+        // A handler that panics (a bug) still gets a JSON 500 and its connection stays up.
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+        }))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -155,7 +170,8 @@ struct Query<T>(T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 struct Path<T>(T);
 
-/// Serves the API on `listener` until `shutdown` completes, then closes the store.
+/// Serves the API on `listener` until `shutdown` completes, lets the requests under way finish
+/// (for at most [`Limits::shutdown_grace`]), then closes the store.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -163,9 +179,24 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let manager = state.manager.clone();
-    axum::serve(listener, router(state, limits))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let notify = signalled.clone();
+    let server = axum::serve(listener, router(state, limits)).with_graceful_shutdown(async move {
+        shutdown.await;
+        // `notify_one` keeps the permit if nobody waits yet.
+        notify.notify_one();
+    });
+    let deadline = async {
+        signalled.notified().await;
+        tokio::time::sleep(limits.shutdown_grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::warn!(
+            grace = ?limits.shutdown_grace,
+            "requests still under way at the end of the shutdown grace period were dropped"
+        ),
+    }
     manager.close().await?;
     Ok(())
 }

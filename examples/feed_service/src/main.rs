@@ -51,7 +51,7 @@ enum Command {
     },
     /// Makes a new API key for a user (a new user, or another key for a known one), adds its
     /// hash to the keys file and prints the key. The key is not stored: keep it now. A running
-    /// service sees the new key at once.
+    /// service sees the new key within a second.
     AddUser {
         /// The user id: 1 to 64 ASCII letters, digits, `_`, `-` or `.`.
         user: String,
@@ -90,7 +90,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             body_limit,
             read_timeout_ms,
         } => {
-            let users = Keys::watch(&cli.keys)?;
+            let users = Arc::new(Keys::watch(&cli.keys)?);
+            tokio::spawn(users.clone().follow());
             if users.users().is_empty() {
                 tracing::warn!(
                     keys = %cli.keys.display(),
@@ -105,13 +106,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 users = users.users().len(),
                 "listening"
             );
-            let state = AppState {
-                manager,
-                users: Arc::new(users),
-            };
+            let state = AppState { manager, users };
             let limits = Limits {
                 body_bytes: body_limit,
                 read_timeout: Duration::from_millis(read_timeout_ms),
+                ..Limits::default()
             };
             serve(listener, state, limits, shutdown_signal()).await
         }

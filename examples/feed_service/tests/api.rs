@@ -276,19 +276,51 @@ async fn cursor_paging_reaches_the_end_without_repeats_and_cursors_are_bound() {
 #[tokio::test]
 async fn client_ids_make_retries_harmless_and_are_scoped_to_the_caller() {
     let service = Service::start().await;
-    let body = post_at("hello", "p1", 1);
-    let first = service.post("mark", body.clone()).await;
-    let again = service.post("mark", body.clone()).await;
+    let mut body = post_at("hello", "p1", 1);
+    body.as_object_mut().unwrap().remove("published");
+    let first = service
+        .call(Some("mark"), "POST", "/activities", Some(body.clone()))
+        .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(first.headers["location"], "/activities/mark:hello");
+    // A retry, later (so with another "now"), answers with what was stored and writes nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let before = service.snapshot().await;
+    let again = service
+        .call(Some("mark"), "POST", "/activities", Some(body.clone()))
+        .await;
+    assert_eq!((again.status, &again.body), (200, &first.body));
+    assert_eq!(service.snapshot().await, before);
+    // Another activity under the same id is a conflict, and writes nothing either.
+    let mut other = body.clone();
+    other["verb"] = json!("like");
+    let conflict = service
+        .call(Some("mark"), "POST", "/activities", Some(other.clone()))
+        .await;
     assert_eq!(
-        (first.as_str(), again.as_str()),
-        ("mark:hello", "mark:hello")
+        (conflict.status, conflict.code()),
+        (409, "activity_conflict")
     );
-    let janes = service.post("jane", body).await;
+    assert_eq!(service.snapshot().await, before);
+    // Another user's id space is their own.
+    let janes = service.post("jane", body.clone()).await;
     assert_eq!(janes, "jane:hello");
     let marks = service
         .call(Some("carlos"), "GET", "/users/mark/activities", None)
         .await;
     assert_eq!(ids(&marks.body["activities"]), ["mark:hello"]);
+    // Removing the activity frees its id.
+    let removed = service
+        .call(Some("mark"), "DELETE", "/activities/mark:hello", None)
+        .await;
+    assert_eq!(removed.status, 204);
+    let reused = service
+        .call(Some("mark"), "POST", "/activities", Some(other))
+        .await;
+    assert_eq!(
+        (reused.status, reused.body["type"].as_str()),
+        (201, Some("like"))
+    );
     // A server-assigned id is new each time.
     let mut fresh = post_at("x", "p2", 2);
     fresh.as_object_mut().unwrap().remove("id");
@@ -344,6 +376,10 @@ async fn every_route_but_health_needs_a_valid_key() {
     let before = service.snapshot().await;
     let wrong_key = format!("Bearer {}x", service.keys["mark"]);
     let basic = "Basic bWFyazpzZWNyZXQ=".to_owned();
+    let (empty, no_space) = (
+        "Bearer ".to_owned(),
+        format!("Bearer{}", service.keys["mark"]),
+    );
     for &(method, _, path) in ROUTES {
         let body = (method == "POST").then(|| post_at("a", "p", 1));
         let none = service.call(None, method, path, body.clone()).await;
@@ -353,7 +389,7 @@ async fn every_route_but_health_needs_a_valid_key() {
             "{method} {path}"
         );
         assert_eq!(none.headers["www-authenticate"], "Bearer");
-        for header in [&wrong_key, &basic] {
+        for header in [&wrong_key, &basic, &empty, &no_space] {
             let body = serde_json::to_vec(&body).unwrap();
             let reply = service
                 .raw(
@@ -379,6 +415,110 @@ async fn every_route_but_health_needs_a_valid_key() {
         before,
         "a refused request wrote something"
     );
+    // The scheme is case-insensitive (RFC 9110), and spaces around the key are not part of it.
+    for header in [
+        format!("bearer {}", service.keys["mark"]),
+        format!("BEARER  {} ", service.keys["mark"]),
+    ] {
+        let reply = service
+            .raw(
+                None,
+                "GET",
+                "/users/mark/network",
+                &[("authorization", &header)],
+                vec![],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{header:?}: {reply:?}");
+    }
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_running_service_follows_the_keys_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys");
+    let mark = feed_service::auth::add_user(&path, "mark").unwrap();
+    let users = std::sync::Arc::new(feed_service::Keys::watch(&path).unwrap());
+    let watcher = tokio::spawn(users.clone().follow());
+    let keys = [("mark", mark.clone())].into_iter().collect();
+    let service = Service::start_with_keys(users, keys, Default::default()).await;
+    let status = |user: &'static str, key: String| {
+        let service = &service;
+        async move {
+            let header = format!("Bearer {key}");
+            let path = format!("/users/{user}/network");
+            service
+                .raw(None, "GET", &path, &[("authorization", &header)], vec![])
+                .await
+                .status
+        }
+    };
+    assert_eq!(status("mark", mark.clone()).await, 200);
+    // A key added while the service runs works within a check or two.
+    let jane = feed_service::auth::add_user(&path, "jane").unwrap();
+    assert!(
+        wait_for(|| status("jane", jane.clone()), 200).await,
+        "jane's new key was never accepted"
+    );
+    // Deleting mark's line revokes his key.
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|line| line.ends_with(" jane"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+    assert!(
+        wait_for(|| status("mark", mark.clone()), 401).await,
+        "mark's deleted key still works"
+    );
+    assert_eq!(status("jane", jane).await, 200);
+    watcher.abort();
+    service.stop().await;
+}
+
+/// Polls `check` until it gives `want`, for up to three key-file checks.
+async fn wait_for<F, Fut>(check: F, want: u16) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let deadline = std::time::Instant::now() + feed_service::keys::CHECK_EVERY * 3;
+    while std::time::Instant::now() < deadline {
+        if check().await == want {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_read_slower_than_the_timeout_is_a_json_503() {
+    let service = Service::start_with(feed_service::Limits {
+        read_timeout: std::time::Duration::from_nanos(1),
+        ..Default::default()
+    })
+    .await;
+    // Enough activities that a grouped read takes longer than the timer's first tick (1 ms):
+    // RecentTypeObject reads the whole feed.
+    service
+        .call(Some("mark"), "PUT", "/following/jane", None)
+        .await;
+    let jane = elasticfeeds::Actor::new("jane", "person").unwrap();
+    let activities = (0..2_000)
+        .map(|n| {
+            let object = elasticfeeds::Object::new(&format!("o{n}"), "photo").unwrap();
+            elasticfeeds::Activity::new("post", jane.clone(), object).unwrap()
+        })
+        .collect();
+    for result in service.manager.add_activities(activities).await.unwrap() {
+        result.unwrap();
+    }
+    let path = "/users/mark/feed?aggregator=recent_type_object&objects=50&hits_per_group=20";
+    let reply = service.call(Some("mark"), "GET", path, None).await;
+    assert_eq!((reply.status, reply.code()), (503, "timeout"), "{reply:?}");
     service.stop().await;
 }
 
@@ -494,6 +634,25 @@ async fn errors_have_a_stable_code_and_change_nothing() {
             with("published", json!("10000-01-01T00:00:00Z")),
             400,
             "malformed_body",
+        ),
+        (
+            "POST",
+            "/activities",
+            &ct,
+            with(
+                "published",
+                json!((Utc::now() + Duration::minutes(6)).to_rfc3339()),
+            ),
+            400,
+            "invalid_timestamp",
+        ),
+        (
+            "POST",
+            "/activities",
+            &ct,
+            with("id", json!("..")),
+            400,
+            "invalid_id",
         ),
         (
             "POST",
@@ -701,6 +860,30 @@ async fn errors_have_a_stable_code_and_change_nothing() {
             vec![],
             400,
             "invalid_size",
+        ),
+        (
+            "GET",
+            "/users/mark/feed?aggregator=year_month_type&groups=51",
+            &[],
+            vec![],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "GET",
+            "/users/mark/feed?aggregator=recent_type_object&hits_per_group=21",
+            &[],
+            vec![],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "GET",
+            "/users/mark/feed?aggregator=date_weight&days=32",
+            &[],
+            vec![],
+            400,
+            "invalid_parameter",
         ),
         (
             "GET",

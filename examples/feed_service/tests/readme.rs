@@ -10,18 +10,20 @@ mod support;
 use serde_json::Value;
 use support::{Service, ROUTES};
 
-/// One example: the command as written, and the status its comment promises.
+/// One example: the command as written, and the status (and, for an error, the code) its
+/// comment promises: `# … → 409 link_exists`.
 #[derive(Debug)]
 struct Example {
     command: String,
     status: u16,
+    code: Option<String>,
 }
 
 fn examples() -> Vec<Example> {
     let readme = include_str!("../README.md");
     let mut examples = Vec::new();
     let mut in_sh = false;
-    let mut promised: Option<u16> = None;
+    let mut promised: Option<(u16, Option<String>)> = None;
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
         let line = line.trim_end();
@@ -33,13 +35,9 @@ fn examples() -> Vec<Example> {
             continue;
         }
         if let Some(comment) = line.strip_prefix('#') {
-            promised = comment.rsplit_once('→').and_then(|(_, after)| {
-                let after = after.trim_start();
-                let digits = after
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(after.len());
-                after[..digits].parse().ok()
-            });
+            promised = comment
+                .rsplit_once('→')
+                .and_then(|(_, after)| promise(after));
             continue;
         }
         if !line.starts_with("curl ") {
@@ -50,12 +48,29 @@ fn examples() -> Vec<Example> {
             command.pop();
             command.push_str(lines.next().expect("a continued line").trim());
         }
-        let status = promised
+        let (status, code) = promised
             .take()
             .unwrap_or_else(|| panic!("no `# … → <status>` comment before {command:?}"));
-        examples.push(Example { command, status });
+        examples.push(Example {
+            command,
+            status,
+            code,
+        });
     }
     examples
+}
+
+/// What a comment's `→ …` promises: `201, Location: …`, `409 link_exists`, `200 {…}`.
+fn promise(after: &str) -> Option<(u16, Option<String>)> {
+    let mut words = after.split_whitespace();
+    let status = words.next()?.trim_end_matches(',').parse().ok()?;
+    // An error's code is the snake_case word right after its status.
+    let code = words
+        .next()
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| status >= 400 && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(str::to_owned);
+    Some((status, code))
 }
 
 /// The method and path an example requests: `-X` (GET if absent) and the `$FEEDS/…` argument
@@ -105,6 +120,11 @@ async fn the_readme_curl_examples_answer_as_documented() {
         "only {} examples found",
         examples.len()
     );
+    let with_codes = examples.iter().filter(|e| e.code.is_some()).count();
+    assert!(
+        with_codes >= 8,
+        "only {with_codes} examples name an error code"
+    );
     let service = Service::start().await;
     let mut cursor = String::new();
     for example in &examples {
@@ -138,11 +158,11 @@ async fn the_readme_curl_examples_answer_as_documented() {
                 cursor = next.to_owned();
             }
             if status >= 400 {
-                assert!(
-                    json["error"]["code"].is_string(),
-                    "{}: {body}",
-                    example.command
-                );
+                let code = json["error"]["code"].as_str();
+                assert!(code.is_some(), "{}: {body}", example.command);
+                if let Some(promised) = &example.code {
+                    assert_eq!(code, Some(promised.as_str()), "{}", example.command);
+                }
             }
         }
     }

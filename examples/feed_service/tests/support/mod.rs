@@ -74,10 +74,16 @@ impl Reply {
 impl Service {
     /// Starts a service with a fresh store and users.
     pub async fn start() -> Service {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = Manager::open(dir.path().join("store").to_str().unwrap())
-            .await
-            .unwrap();
+        Self::start_with(Limits {
+            body_bytes: BODY_LIMIT,
+            read_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        })
+        .await
+    }
+
+    /// Starts a service with these limits.
+    pub async fn start_with(limits: Limits) -> Service {
         let mut users = Users::new();
         let mut keys = BTreeMap::new();
         for user in USERS {
@@ -85,15 +91,24 @@ impl Service {
             users.insert(user, &key).unwrap();
             keys.insert(user, key);
         }
+        Self::start_with_keys(Arc::new(Keys::fixed(users)), keys, limits).await
+    }
+
+    /// Starts a service whose users are `users`; `keys` names the keys `call` sends.
+    pub async fn start_with_keys(
+        users: Arc<Keys>,
+        keys: BTreeMap<&'static str, String>,
+        limits: Limits,
+    ) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = Manager::open(dir.path().join("store").to_str().unwrap())
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState {
             manager: manager.clone(),
-            users: Arc::new(Keys::fixed(users)),
-        };
-        let limits = Limits {
-            body_bytes: BODY_LIMIT,
-            read_timeout: Duration::from_secs(30),
+            users,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -5,7 +5,9 @@
 //! A client id is an idempotency key: the first post with it stores the activity (201); posting
 //! the same activity with it again answers with what was stored (200) and writes nothing; a
 //! different activity under an id already used is 409 `activity_conflict`. Removing the
-//! activity frees its id.
+//! activity frees its id. Within one service process, posts and removals of one id take turns
+//! ([`IdLocks`]), so concurrent retries cannot both write. (Several processes over one
+//! cluster would need a create-only write in the library.)
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -42,6 +44,30 @@ pub(crate) struct Entity {
     #[serde(rename = "type")]
     kind: String,
     extra: Option<Value>,
+}
+
+/// Locks by activity id, so that reading whether an id is taken and writing it happen as one
+/// step. A fixed set of shards, picked by a hash of the id: ids that share a shard only wait
+/// for each other, and the set never grows.
+#[derive(Debug)]
+pub(crate) struct IdLocks {
+    shards: [tokio::sync::Mutex<()>; 64],
+    hasher: std::hash::RandomState,
+}
+
+impl IdLocks {
+    pub(crate) fn new() -> Self {
+        IdLocks {
+            shards: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let shard = self.hasher.hash_one(id) as usize % self.shards.len();
+        self.shards[shard].lock().await
+    }
 }
 
 /// How far ahead of the server's clock `published` may lie: room for clocks that differ, too
@@ -132,6 +158,7 @@ pub(crate) async fn post(
 ) -> Result<Response, ApiError> {
     let built = body.build(caller.id())?;
     let location = [(header::LOCATION, format!("/activities/{}", built.id))];
+    let _turn = state.ids.lock(&built.id).await;
     if built.client_id {
         match state.manager.get_activity(&built.id).await {
             Ok(stored) => {
@@ -176,6 +203,7 @@ pub(crate) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let _turn = state.ids.lock(&id).await;
     let activity = state.manager.get_activity(&id).await?;
     let actor = activity.actor();
     if actor.id() != caller.id() || actor.kind() != PERSON {

@@ -42,16 +42,14 @@ impl Users {
     /// Reads a keys file. A missing file is an empty set of users (the service then answers
     /// only its health check), so that a fresh clone starts without set-up.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new()),
-            Err(source) => {
-                return Err(Error::KeysIo {
-                    path: path.to_owned(),
-                    source,
-                })
-            }
-        };
+        match read_keys_file(path)? {
+            Some(text) => Self::parse(path, &text),
+            None => Ok(Self::new()),
+        }
+    }
+
+    /// Parses the text of the keys file at `path` (named in errors).
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self, Error> {
         let mut users = Self::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -113,6 +111,18 @@ impl Users {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+}
+
+/// The text of the keys file, or `None` if there is no such file.
+pub(crate) fn read_keys_file(path: &Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::KeysIo {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

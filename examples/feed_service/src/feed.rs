@@ -194,31 +194,35 @@ pub(crate) async fn feed(
                 .await
         }
         "recent_type_object" => {
-            let mut feed = RecentTypeObject::new();
-            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
-                feed = feed.types(types)?;
-            }
-            if let Some(objects) = size(&mut params, "objects", MAX_GROUPS)? {
-                feed = feed.objects(objects)?;
-            }
-            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
-                feed = feed.hits_per_group(hits)?;
-            }
+            // Two group levels with no limit on leaf groups: the product is capped.
+            let types =
+                size(&mut params, "types", MAX_GROUPS)?.unwrap_or(RecentTypeObject::DEFAULT_TYPES);
+            let objects = size(&mut params, "objects", MAX_GROUPS)?
+                .unwrap_or(RecentTypeObject::DEFAULT_OBJECTS);
+            let hits = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)?
+                .unwrap_or(NESTED_HITS_PER_GROUP);
+            nested_total(types, objects, hits)?;
+            let feed = RecentTypeObject::new()
+                .types(types)?
+                .objects(objects)?
+                .hits_per_group(hits)?;
             reader
                 .read(params, &["types", "objects", "hits_per_group"], &feed)
                 .await
         }
         "recent_object_type" => {
-            let mut feed = RecentObjectType::new();
-            if let Some(objects) = size(&mut params, "objects", MAX_GROUPS)? {
-                feed = feed.objects(objects)?;
-            }
-            if let Some(types) = size(&mut params, "types", MAX_GROUPS)? {
-                feed = feed.types(types)?;
-            }
-            if let Some(hits) = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)? {
-                feed = feed.hits_per_group(hits)?;
-            }
+            // Two group levels with no limit on leaf groups: the product is capped.
+            let objects = size(&mut params, "objects", MAX_GROUPS)?
+                .unwrap_or(RecentObjectType::DEFAULT_OBJECTS);
+            let types =
+                size(&mut params, "types", MAX_GROUPS)?.unwrap_or(RecentObjectType::DEFAULT_TYPES);
+            let hits = size(&mut params, "hits_per_group", MAX_HITS_PER_GROUP)?
+                .unwrap_or(NESTED_HITS_PER_GROUP);
+            nested_total(objects, types, hits)?;
+            let feed = RecentObjectType::new()
+                .objects(objects)?
+                .types(types)?
+                .hits_per_group(hits)?;
             reader
                 .read(params, &["objects", "types", "hits_per_group"], &feed)
                 .await
@@ -324,6 +328,27 @@ const MAX_HITS_PER_GROUP: usize = 20;
 const MAX_DAYS: usize = 31;
 /// The most actors a notification row may list (its counts cover them all).
 const MAX_ACTORS: usize = 20;
+
+/// The most activities a feed with two unlimited group levels (`recent_type_object`,
+/// `recent_object_type`) may hold: `types × objects × hits_per_group`.
+const MAX_NESTED_ACTIVITIES: usize = 2_000;
+/// Their activities per group unless asked: 5, so that their default sizes (20 × 20) fit in
+/// [`MAX_NESTED_ACTIVITIES`]. (The library's default is 20.)
+const NESTED_HITS_PER_GROUP: usize = 5;
+
+/// Refuses two-level sizes whose product exceeds [`MAX_NESTED_ACTIVITIES`].
+fn nested_total(outer: usize, inner: usize, hits: usize) -> Result<(), ApiError> {
+    let total = outer.saturating_mul(inner).saturating_mul(hits);
+    if total > MAX_NESTED_ACTIVITIES {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!(
+                "types × objects × hits_per_group is {total}; this service allows at most {MAX_NESTED_ACTIVITIES}"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// A size parameter, at most `max`: the service's own cap, below the library's, so that one
 /// request cannot ask for millions of activities. The aggregator checks the lower bound.

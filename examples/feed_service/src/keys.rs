@@ -6,7 +6,10 @@
 //! users when its content changed (compared by SHA-256, so a rewrite that keeps the file's time
 //! and length is seen too). Requests only ever read the users in memory: an unknown key costs
 //! no disk access and takes no lock that a reload holds. A file that has become unreadable or
-//! damaged is logged, and the users loaded before stay in force.
+//! damaged is logged, and the users loaded before stay in force. So does a file that has gone
+//! missing or holds no users while users were loaded: a file rewritten in place is empty for a
+//! moment, and a reload in that moment must not lock everybody out. To remove every user, stop
+//! the service.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -14,7 +17,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::auth::Users;
+use crate::auth::{read_keys_file, Users};
 use crate::error::Error;
 
 /// How often [`Keys::follow`] reads the keys file.
@@ -30,8 +33,8 @@ pub struct Keys {
 #[derive(Debug)]
 struct KeysFile {
     path: PathBuf,
-    /// The SHA-256 of the content last read; `None` while the file is missing.
-    seen: Mutex<Option<[u8; 32]>>,
+    /// The SHA-256 of the content last read (of nothing while the file is missing).
+    seen: Mutex<[u8; 32]>,
 }
 
 impl Keys {
@@ -46,12 +49,14 @@ impl Keys {
     /// The users of the keys file at `path`, read now; [`follow`](Self::follow) keeps them in
     /// step with it. A missing file is no users yet.
     pub fn watch(path: &Path) -> Result<Self, Error> {
-        let users = Users::load(path)?;
+        // One read, both parsed and hashed, so a change made in between cannot be missed.
+        let text = read_keys_file(path)?.unwrap_or_default();
+        let users = Users::parse(path, &text)?;
         Ok(Keys {
             current: RwLock::new(Arc::new(users)),
             file: Some(KeysFile {
                 path: path.to_owned(),
-                seen: Mutex::new(digest(path)),
+                seen: Mutex::new(Sha256::digest(&text).into()),
             }),
         })
     }
@@ -98,32 +103,36 @@ impl Keys {
             return false;
         };
         let mut seen = file.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = digest(&file.path);
-        if now == *seen {
-            return false;
-        }
-        *seen = now;
-        match Users::load(&file.path) {
-            Ok(users) => {
+        let loaded = read_keys_file(&file.path).and_then(|text| {
+            let text = text.unwrap_or_default();
+            let digest: [u8; 32] = Sha256::digest(&text).into();
+            if digest == *seen {
+                return Ok(None);
+            }
+            // Said once per change of the file, whatever follows.
+            *seen = digest;
+            Users::parse(&file.path, &text).map(Some)
+        });
+        match loaded {
+            Ok(None) => false,
+            Ok(Some(users)) if users.is_empty() && !self.users().is_empty() => {
+                tracing::warn!(
+                    keys = %file.path.display(),
+                    "keys file is empty or missing; the users loaded before stay"
+                );
+                false
+            }
+            Ok(Some(users)) => {
                 tracing::info!(keys = %file.path.display(), users = users.len(), "keys file reloaded");
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(users);
                 true
             }
             Err(error) => {
-                // Said once per change of the file: `seen` already holds this content.
                 tracing::warn!(%error, "keys file not reloaded; the users loaded before stay");
                 false
             }
         }
     }
-}
-
-/// The SHA-256 of the file's content, or `None` if it cannot be read (a missing file reads as
-/// no users, a file that cannot be read is refused by [`Users::load`]).
-fn digest(path: &Path) -> Option<[u8; 32]> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| Sha256::digest(&bytes).into())
 }
 
 #[cfg(test)]
@@ -168,6 +177,12 @@ mod tests {
         let mark = add_user(&path, "mark").unwrap();
         let keys = Keys::watch(&path).unwrap();
         std::fs::write(&path, "not a keys file\n").unwrap();
+        assert!(!keys.reload());
+        assert_eq!(keys.authenticate(&mark).as_deref(), Some("mark"));
+        // Emptied (as by a rewrite in place, caught half-way) or removed: the users stay.
+        std::fs::write(&path, "").unwrap();
+        assert!(!keys.reload());
+        std::fs::remove_file(&path).unwrap();
         assert!(!keys.reload());
         assert_eq!(keys.authenticate(&mark).as_deref(), Some("mark"));
     }

@@ -52,6 +52,19 @@ pub struct AppState {
     pub manager: Manager,
     /// Who may call, by key.
     pub users: Arc<Keys>,
+    /// Serialises the check-then-write of posts and removals per activity id.
+    ids: Arc<activities::IdLocks>,
+}
+
+impl AppState {
+    /// The state of a service over `manager`, answering to `users`.
+    pub fn new(manager: Manager, users: Arc<Keys>) -> Self {
+        AppState {
+            manager,
+            users,
+            ids: Arc::new(activities::IdLocks::new()),
+        }
+    }
 }
 
 /// Limits applied to every request.
@@ -66,8 +79,9 @@ pub struct Limits {
     /// has been handed; clients that retry should send their own activity id, which makes the
     /// retry harmless.
     pub read_timeout: Duration,
-    /// How long, after the shutdown signal, requests under way may take to finish before the
-    /// service stops waiting for them and closes the store.
+    /// How long, after the shutdown signal, requests under way may take to finish before
+    /// [`serve`] stops waiting for them and closes the store. (Their tasks live on the runtime:
+    /// the `feed-service` binary cuts them off when it shuts its runtime down right after.)
     pub shutdown_grace: Duration,
 }
 
@@ -194,7 +208,7 @@ pub async fn serve(
         served = server => served?,
         () = deadline => tracing::warn!(
             grace = ?limits.shutdown_grace,
-            "requests still under way at the end of the shutdown grace period were dropped"
+            "stopped waiting for requests still under way at the end of the shutdown grace period"
         ),
     }
     manager.close().await?;

@@ -48,6 +48,10 @@ enum Command {
         /// How long a read may take, in milliseconds, before it is answered with 503.
         #[arg(long, env = "FEED_SERVICE_READ_TIMEOUT_MS", default_value_t = 10_000)]
         read_timeout_ms: u64,
+        /// How long, in milliseconds, requests under way may take to finish after Ctrl-C or
+        /// SIGTERM before they are cut off.
+        #[arg(long, env = "FEED_SERVICE_SHUTDOWN_GRACE_MS", default_value_t = 30_000)]
+        shutdown_grace_ms: u64,
     },
     /// Makes a new API key for a user (a new user, or another key for a known one), adds its
     /// hash to the keys file and prints the key. The key is not stored: keep it now. A running
@@ -58,15 +62,29 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("feed-service: no async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // `serve` has waited its grace period: connections still open and engine work still
+    // running are cut off here, instead of being waited for as dropping the runtime would.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("feed-service: {error}");
@@ -89,6 +107,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             listen,
             body_limit,
             read_timeout_ms,
+            shutdown_grace_ms,
         } => {
             let users = Arc::new(Keys::watch(&cli.keys)?);
             tokio::spawn(users.clone().follow());
@@ -106,11 +125,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 users = users.users().len(),
                 "listening"
             );
-            let state = AppState { manager, users };
+            let state = AppState::new(manager, users);
             let limits = Limits {
                 body_bytes: body_limit,
                 read_timeout: Duration::from_millis(read_timeout_ms),
-                ..Limits::default()
+                shutdown_grace: Duration::from_millis(shutdown_grace_ms),
             };
             serve(listener, state, limits, shutdown_signal()).await
         }

@@ -339,6 +339,51 @@ async fn client_ids_make_retries_harmless_and_are_scoped_to_the_caller() {
     service.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_under_one_client_id_store_one_activity() {
+    let service = std::sync::Arc::new(Service::start().await);
+    for round in 0..5 {
+        let id = format!("race{round}");
+        // The same body but for its verb: the same `published` makes equal verbs equal posts.
+        let template = post_at(&id, "p", 1);
+        let posts = (0..8).map(|n| {
+            let service = service.clone();
+            let mut body = template.clone();
+            body["verb"] = json!(if n % 2 == 0 { "post" } else { "like" });
+            tokio::spawn(async move {
+                let verb = body["verb"].as_str().unwrap().to_owned();
+                let reply = service
+                    .call(Some("mark"), "POST", "/activities", Some(body))
+                    .await;
+                (verb, reply.status)
+            })
+        });
+        let mut replies = Vec::new();
+        for post in posts.collect::<Vec<_>>() {
+            replies.push(post.await.unwrap());
+        }
+        let created: Vec<_> = replies
+            .iter()
+            .filter(|(_, status)| *status == 201)
+            .collect();
+        assert_eq!(created.len(), 1, "round {round}: {replies:?}");
+        let winner = &created[0].0;
+        for (verb, status) in &replies {
+            let expected = if verb == winner {
+                [200, 201]
+            } else {
+                [409, 409]
+            };
+            assert!(expected.contains(status), "round {round}: {replies:?}");
+        }
+        let stored = service
+            .call(Some("mark"), "GET", &format!("/activities/mark:{id}"), None)
+            .await;
+        assert_eq!(stored.body["type"].as_str(), Some(winner.as_str()));
+    }
+    std::sync::Arc::into_inner(service).unwrap().stop().await;
+}
+
 #[tokio::test]
 async fn the_profile_counts_followers_and_links() {
     let service = Service::start().await;
@@ -516,7 +561,7 @@ async fn a_read_slower_than_the_timeout_is_a_json_503() {
     for result in service.manager.add_activities(activities).await.unwrap() {
         result.unwrap();
     }
-    let path = "/users/mark/feed?aggregator=recent_type_object&objects=50&hits_per_group=20";
+    let path = "/users/mark/feed?aggregator=recent_type_object";
     let reply = service.call(Some("mark"), "GET", path, None).await;
     assert_eq!((reply.status, reply.code()), (503, "timeout"), "{reply:?}");
     service.stop().await;
@@ -631,6 +676,8 @@ async fn errors_have_a_stable_code_and_change_nothing() {
         ("GET", "/users/mark/feed?aggregator=year_month_type&groups=51", &[], vec![], 400, "invalid_parameter"),
         ("GET", "/users/mark/feed?aggregator=recent_type_object&hits_per_group=21", &[], vec![], 400, "invalid_parameter"),
         ("GET", "/users/mark/feed?aggregator=date_weight&days=32", &[], vec![], 400, "invalid_parameter"),
+        ("GET", "/users/mark/feed?aggregator=recent_type_object&types=50&objects=50", &[], vec![], 400, "invalid_parameter"),
+        ("GET", "/users/mark/feed?aggregator=recent_object_type&hits_per_group=6", &[], vec![], 400, "invalid_parameter"),
         ("GET", "/users/mark/feed?aggregator=decay&decay=1.5", &[], vec![], 400, "invalid_query"),
         ("GET", "/users/mark/feed?aggregator=notification&since=yesterday", &[], vec![], 400, "invalid_parameter"),
         ("GET", "/users/mark/feed?aggregator=notification&until=2026-01-01T00:00:00Z", &[], vec![], 400, "invalid_parameter"),

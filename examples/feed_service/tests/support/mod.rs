@@ -106,10 +106,7 @@ impl Service {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState {
-            manager: manager.clone(),
-            users,
-        };
+        let state = AppState::new(manager.clone(), users);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             serve(listener, state, limits, async {

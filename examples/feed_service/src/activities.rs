@@ -158,7 +158,12 @@ pub(crate) async fn post(
 ) -> Result<Response, ApiError> {
     let built = body.build(caller.id())?;
     let location = [(header::LOCATION, format!("/activities/{}", built.id))];
-    let _turn = state.ids.lock(&built.id).await;
+    // A new random id cannot be in use: only a client's id needs its turn.
+    let _turn = if built.client_id {
+        Some(state.ids.lock(&built.id).await)
+    } else {
+        None
+    };
     if built.client_id {
         match state.manager.get_activity(&built.id).await {
             Ok(stored) => {

@@ -299,7 +299,8 @@ impl Reader<'_> {
         A: Aggregator,
         A::Output: Serialize,
     {
-        params.finish(&format!("aggregator `{}`", self.name), known)?;
+        // Formatted only if a parameter is left over.
+        params.finish(format_args!("aggregator `{}`", self.name), known)?;
         let feed = self.state.manager.get_feeds(self.user, aggregator).await?;
         Ok(Json(FeedBody {
             aggregator: self.name,

@@ -75,7 +75,11 @@ impl Params {
     }
 
     /// Refuses whatever was not taken: `what` takes only `known`.
-    pub(crate) fn finish(self, what: &str, known: &[&str]) -> Result<(), ApiError> {
+    pub(crate) fn finish(
+        self,
+        what: impl std::fmt::Display,
+        known: &[&str],
+    ) -> Result<(), ApiError> {
         match self.values.into_keys().next() {
             None => Ok(()),
             Some(name) => Err(invalid(format!(

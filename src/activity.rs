@@ -216,6 +216,7 @@ pub struct Activity {
     target: Option<Target>,
     published: DateTime<Utc>,
     extra: Option<Map<String, Value>>,
+    embedding: Option<Vec<f32>>,
 }
 
 impl Activity {
@@ -230,6 +231,7 @@ impl Activity {
             target: None,
             published: Utc::now().trunc_subsecs(3),
             extra: None,
+            embedding: None,
         })
     }
 
@@ -263,6 +265,43 @@ impl Activity {
     pub fn with_extra(mut self, extra: Value) -> Result<Self> {
         self.extra = Some(validate::extra("activity", extra)?);
         Ok(self)
+    }
+
+    /// Attaches an embedding: the vector a model of your choice computed for this activity, for
+    /// semantic feeds. It needs 1 to [`MAX_DIMENSIONS`](crate::embedding::MAX_DIMENSIONS)
+    /// finite values, else [`Error::InvalidVector`]; the store checks the rest (its length and
+    /// similarity, see [`EmbeddingSpace`](crate::EmbeddingSpace)) when the activity is added.
+    /// Stored and read back exactly.
+    ///
+    /// ```
+    /// use elasticfeeds::{Activity, Actor, Object};
+    ///
+    /// let post = Activity::new("post", Actor::new("mark", "person")?, Object::new("p1", "post")?)?
+    ///     .with_embedding(vec![0.1, 0.7, 0.2])?;
+    /// assert_eq!(post.embedding(), Some(&[0.1, 0.7, 0.2][..]));
+    /// # Ok::<(), elasticfeeds::Error>(())
+    /// ```
+    pub fn with_embedding(mut self, embedding: Vec<f32>) -> Result<Self> {
+        crate::embedding::check_values("embedding", &embedding)?;
+        self.embedding = Some(embedding);
+        Ok(self)
+    }
+
+    /// The embedding, if any.
+    pub fn embedding(&self) -> Option<&[f32]> {
+        self.embedding.as_deref()
+    }
+
+    /// Takes the embedding out (a backend that stores it apart from the document).
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn take_embedding(&mut self) -> Option<Vec<f32>> {
+        self.embedding.take()
+    }
+
+    /// Puts back an embedding read from the store (already checked when it was written).
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn set_embedding(&mut self, embedding: Vec<f32>) {
+        self.embedding = Some(embedding);
     }
 
     /// The id: the caller's, or the one the store assigned. `None` before the activity is added.
@@ -333,6 +372,8 @@ struct ActivityDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     extra: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    embedding: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     feed_id: Option<String>,
 }
 
@@ -350,6 +391,7 @@ impl From<Activity> for ActivityDoc {
             origin: a.origin,
             target: a.target,
             extra: a.extra,
+            embedding: a.embedding,
             feed_id: a.id,
         }
     }
@@ -365,6 +407,9 @@ impl TryFrom<ActivityDoc> for Activity {
         if let Some(id) = &doc.feed_id {
             validate::id("activity", id)?;
         }
+        if let Some(embedding) = &doc.embedding {
+            crate::embedding::check_values("embedding", embedding)?;
+        }
         Ok(Activity {
             id: doc.feed_id,
             verb: validate::keyword("verb", &doc.verb)?,
@@ -374,6 +419,7 @@ impl TryFrom<ActivityDoc> for Activity {
             target: doc.target,
             published: storable_timestamp("published", published)?,
             extra: doc.extra,
+            embedding: doc.embedding,
         })
     }
 }

@@ -49,6 +49,35 @@ pub enum Error {
         value: f64,
     },
 
+    /// An embedding or query vector cannot be used: empty or too long, a NaN or infinite value,
+    /// the wrong length for the store, a zero vector under cosine similarity, or a vector that is
+    /// not of unit length under dot product similarity.
+    #[error("invalid {field}: {reason}")]
+    InvalidVector {
+        /// Which vector (`embedding`, `query vector`).
+        field: &'static str,
+        /// Why it was refused, naming the bad value.
+        reason: String,
+    },
+
+    /// An embedding was written, or a vector query run, on a store opened without an
+    /// [`EmbeddingSpace`](crate::EmbeddingSpace).
+    #[error(
+        "this store has no embeddings: open it with ManagerBuilder::embeddings to store and search them"
+    )]
+    EmbeddingsNotEnabled,
+
+    /// A store was opened with another embedding space than the one it records.
+    #[error("store {store} holds embeddings of {stored}, not {requested}")]
+    EmbeddingSpaceMismatch {
+        /// The store's location.
+        store: String,
+        /// The space the store records.
+        stored: String,
+        /// The space it was opened with.
+        requested: String,
+    },
+
     /// A link class is neither `actor` nor `object`.
     #[error("invalid link class {value:?}: expected \"actor\" or \"object\"")]
     InvalidLinkClass {

@@ -29,6 +29,8 @@
 //! - [`activity`] and [`network`]: the model — [`Activity`] with its [`Actor`], [`Object`],
 //!   [`Origin`] and [`Target`]; [`Link`]s from users to entities. Validated on construction.
 //! - [`Manager`]: the entry point. Validates, assigns ids, loads a user's network and runs feeds.
+//! - [`embedding`]: the vectors of semantic feeds, their [`EmbeddingSpace`] and the one
+//!   similarity score every backend reports.
 //! - [`query`]: the backend-neutral [`FeedQuery`] an aggregator builds, and [`result`]: the
 //!   [`FeedResult`] a backend answers with.
 //! - [`backend`]: the [`FeedBackend`] trait and the engines (the embedded one on tantivy).
@@ -50,6 +52,7 @@ pub mod activity;
 mod aggregator;
 pub mod backend;
 mod cursor;
+pub mod embedding;
 mod error;
 mod manager;
 pub mod network;
@@ -61,6 +64,7 @@ pub use activity::{Activity, Actor, EntityKey, Object, Origin, Target};
 pub use aggregator::{Aggregator, FeedContext};
 pub use backend::{DynBackend, Erased, FeedBackend};
 pub use cursor::CursorKey;
+pub use embedding::{EmbeddingSpace, Similarity};
 pub use error::{Error, Result};
 pub use manager::{
     ActivityPage, Feed, Manager, ManagerBuilder, DEFAULT_MAX_LINK_SIZE, MAX_LINK_SIZE_LIMIT,
@@ -68,7 +72,7 @@ pub use manager::{
 pub use network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
 pub use query::{
     Bound, Decay, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Page,
-    Position, Ranking, ScoredPosition,
+    Position, Ranking, ScoredPosition, VectorQuery,
 };
 pub use result::{FeedResult, Group, Hit};
 pub use validate::MAX_ID_BYTES;

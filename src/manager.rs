@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::activity::{Activity, EntityKey};
 use crate::aggregator::{Aggregator, FeedContext};
 use crate::backend::{DynBackend, Erased};
+use crate::embedding::{check_query, EmbeddingSpace};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::{Bound, FeedQuery};
@@ -72,6 +73,7 @@ pub struct ManagerBuilder {
     network_index: String,
     max_link_size: usize,
     read_only: bool,
+    embeddings: Option<EmbeddingSpace>,
 }
 
 impl ManagerBuilder {
@@ -100,6 +102,16 @@ impl ManagerBuilder {
     /// through a read-only manager is [`Error::ReadOnly`]; every read sees the latest commit.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Lets the store hold embeddings of this space, for semantic feeds (see
+    /// [`embedding`](crate::embedding)). A new store records the space; a store without one
+    /// records it now (unless opened read-only); a store that records another space is
+    /// [`Error::EmbeddingSpaceMismatch`]. Without this call, a store uses the space it records,
+    /// if any.
+    pub fn embeddings(mut self, space: EmbeddingSpace) -> Self {
+        self.embeddings = Some(space);
         self
     }
 
@@ -152,6 +164,7 @@ impl ManagerBuilder {
             feeds_index: self.feeds_index.clone(),
             network_index: self.network_index.clone(),
             read_only: self.read_only,
+            embeddings: self.embeddings,
         };
         let path = match self.connection.as_str() {
             "memory:" if self.read_only => {
@@ -197,6 +210,7 @@ impl Manager {
             network_index: "network".into(),
             max_link_size: DEFAULT_MAX_LINK_SIZE,
             read_only: false,
+            embeddings: None,
         }
     }
 
@@ -217,6 +231,11 @@ impl Manager {
             backend,
             max_link_size,
         })
+    }
+
+    /// The store's embedding space, if it holds embeddings.
+    pub fn embeddings(&self) -> Option<EmbeddingSpace> {
+        self.backend.embeddings()
     }
 
     /// The backend this manager writes to.
@@ -248,10 +267,19 @@ impl Manager {
 
     /// Adds many activities in one write (one commit on the embedded backend).
     ///
-    /// Activities are valid by construction, so the batch is refused whole only for engine
-    /// failures; the per-item results report what the engine decided per activity (such as an
-    /// id conflict with another actor).
+    /// Activities are valid by construction; what depends on the store (an embedding's length
+    /// and similarity, see [`ManagerBuilder::embeddings`]) is checked for the whole batch first,
+    /// and one bad embedding refuses the batch with nothing written. The per-item results
+    /// report what the engine decided per activity (such as an id conflict with another actor).
     pub async fn add_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+        let space = self.backend.embeddings();
+        for activity in &activities {
+            if let Some(embedding) = activity.embedding() {
+                space
+                    .ok_or(Error::EmbeddingsNotEnabled)?
+                    .check("embedding", embedding)?;
+            }
+        }
         let activities = activities
             .into_iter()
             .map(|mut a| {
@@ -401,6 +429,7 @@ impl Manager {
         let context = FeedContext::new(&network, self.backend.cursor_key());
         let query = aggregator.query(&context)?;
         query.validate()?;
+        check_query(self.backend.embeddings(), &query)?;
         let result = self.backend.query(&query).await?;
         Ok(Feed {
             feed: aggregator.shape(result, &context.answering(&query))?,
@@ -409,9 +438,11 @@ impl Manager {
     }
 
     /// Runs a flat query directly, for example a search over all activities that ignores any
-    /// network: `FeedQuery::all().actor(EntityFilter::id("mark")?)`.
+    /// network: `FeedQuery::all().actor(EntityFilter::id("mark")?)`. A nearest-neighbour query
+    /// ([`FeedQuery::nearest`]) has a single page: its `next_cursor` is always `None`.
     pub async fn search(&self, query: FeedQuery) -> Result<ActivityPage> {
         query.validate()?;
+        check_query(self.backend.embeddings(), &query)?;
         if query.grouping.is_some() {
             return Err(Error::InvalidQuery {
                 reason: "search returns a flat page; use get_feeds with an aggregator to group"
@@ -419,7 +450,7 @@ impl Manager {
             });
         }
         let result = self.backend.query(&query).await?;
-        let next_cursor = if result.more {
+        let next_cursor = if result.more && query.vector.is_none() {
             Bound::next_after(query.page.bound.as_ref(), query.order, &result.hits)
                 .map(|b| b.to_cursor())
         } else {

@@ -371,13 +371,21 @@ pub struct Grouping {
     pub limit: Option<usize>,
 }
 
-/// A nearest-neighbour search by embedding.
+/// A nearest-neighbour search by embedding: the query's page becomes the `page.size` activities
+/// whose embeddings are nearest to `vector`, best first (ties: newer first, then the higher id),
+/// each hit with its [`Similarity`](crate::Similarity) score. The source and filters restrict
+/// which activities compete, exactly as for any feed; activities without an embedding never do.
+/// A vector query has one page: it takes no bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VectorQuery {
-    /// The query vector.
+    /// The query vector, in the store's [`EmbeddingSpace`](crate::EmbeddingSpace).
     pub vector: Vec<f32>,
-    /// How many neighbours.
-    pub k: usize,
+    /// `None` (the default): an exact search, every competing activity compared.
+    /// `Some(n)`: an approximate search is allowed, with `n` candidates per shard (`page.size`
+    /// to [`MAX_PAGE_SIZE`]), on backends with an approximate index; backends without one (the
+    /// embedded backend) search exactly anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<usize>,
 }
 
 /// Everything a feed asks of a backend.
@@ -563,6 +571,39 @@ impl FeedQuery {
         Ok(self)
     }
 
+    /// Ranks by nearness to `vector` instead: the `k` activities (1 to [`MAX_PAGE_SIZE`]) with
+    /// the nearest embeddings, by an exact search (see [`VectorQuery`]). The vector must have
+    /// 1 to [`MAX_DIMENSIONS`](crate::embedding::MAX_DIMENSIONS) finite values; the store checks
+    /// its length and similarity when the query runs.
+    pub fn nearest(mut self, vector: Vec<f32>, k: usize) -> Result<Self> {
+        crate::embedding::check_values("query vector", &vector)?;
+        validate::size("k", k, 1, MAX_PAGE_SIZE)?;
+        self.page.size = k;
+        self.vector = Some(VectorQuery {
+            vector,
+            candidates: None,
+        });
+        Ok(self)
+    }
+
+    /// Allows an approximate nearest-neighbour search with `candidates` per shard (k to
+    /// [`MAX_PAGE_SIZE`]); call it after [`FeedQuery::nearest`]. See [`VectorQuery::candidates`].
+    pub fn approximate(mut self, candidates: usize) -> Result<Self> {
+        let Some(vector) = self.vector.as_mut() else {
+            return Err(Error::InvalidQuery {
+                reason: "an approximate search needs a vector: call nearest first".into(),
+            });
+        };
+        validate::size(
+            "vector candidates",
+            candidates,
+            self.page.size,
+            MAX_PAGE_SIZE,
+        )?;
+        vector.candidates = Some(candidates);
+        Ok(self)
+    }
+
     /// Keeps only the first `limit` innermost groups in group order (see [`Grouping::limit`]);
     /// call it after [`FeedQuery::group_by`].
     pub fn group_limit(mut self, limit: usize) -> Result<Self> {
@@ -681,7 +722,25 @@ impl FeedQuery {
             }
         }
         if let Some(vector) = &self.vector {
-            validate::size("k", vector.k, 1, MAX_PAGE_SIZE)?;
+            crate::embedding::check_values("query vector", &vector.vector)?;
+            if let Some(candidates) = vector.candidates {
+                validate::size(
+                    "vector candidates",
+                    candidates,
+                    self.page.size,
+                    MAX_PAGE_SIZE,
+                )?;
+            }
+            if ranked
+                || self.order != Order::Desc
+                || self.page.bound.is_some()
+                || self.collapse.is_some()
+            {
+                return invalid(
+                    "a vector query ranks by nearness, best first, in one page: it takes no \
+                     other ranking, no ascending order, no bound and no collapse",
+                );
+            }
         }
         if let Ranking::Decay(decay) = &self.ranking {
             storable_timestamp("decay origin", decay.origin)?;

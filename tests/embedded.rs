@@ -32,6 +32,9 @@ fn configure(mut builder: ManagerBuilder, options: OpenOptions) -> ManagerBuilde
     if let Some(name) = &options.network_index {
         builder = builder.network_index(name);
     }
+    if let Some(space) = options.embeddings {
+        builder = builder.embeddings(space);
+    }
     builder.read_only(options.read_only)
 }
 
@@ -79,7 +82,6 @@ impl Store for DiskStore {
             reopen: true,
             single_writer: true,
             read_only: true,
-            ..Capabilities::default()
         }
     }
 
@@ -115,6 +117,7 @@ impl Store for DynStore {
             feeds_index: options.feeds_index.unwrap_or_else(|| "feeds".into()),
             network_index: options.network_index.unwrap_or_else(|| "network".into()),
             read_only: options.read_only,
+            embeddings: options.embeddings,
         };
         let backend = tokio::task::spawn_blocking(move || EmbeddedBackend::memory(embedded))
             .await
@@ -289,6 +292,69 @@ mod store_format {
     async fn connection_strings() {
         for bad in ["", "ftp://host/x", "redis://localhost"] {
             assert_err!(Manager::open(bad).await, Error::InvalidConnection { .. });
+        }
+    }
+    /// Embeddings live in the activity index's embedding column and the space in the metadata
+    /// file; both survive tantivy's merge of many small segments into fewer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embeddings_survive_segment_merges() {
+        use elasticfeeds::{Activity, Actor, EmbeddingSpace, Object, Similarity};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let space = EmbeddingSpace::new(2, Similarity::L2Norm).unwrap();
+        let m = Manager::builder(connection(&path))
+            .embeddings(space)
+            .open()
+            .await
+            .unwrap();
+        let commits = 16;
+        for i in 0..commits {
+            let post = Activity::new(
+                "post",
+                Actor::new("mark", "person").unwrap(),
+                Object::new(&format!("p{i}"), "post").unwrap(),
+            )
+            .unwrap()
+            .with_id(&format!("p{i}"))
+            .unwrap()
+            .with_embedding(vec![i as f32, -(i as f32)])
+            .unwrap();
+            m.add_activity(post).await.unwrap();
+        }
+        // Closing waits for the merges the commits started.
+        m.close().await.unwrap();
+        drop(m);
+        let segments = |path: &std::path::Path| -> usize {
+            let meta = fs::read_to_string(path.join("feeds").join("meta.json")).unwrap();
+            let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+            meta["segments"].as_array().unwrap().len()
+        };
+        let after = segments(&path);
+        assert!(
+            after < commits,
+            "{commits} commits left {after} segments: no merge"
+        );
+
+        let meta = fs::read_to_string(path.join("elasticfeeds.json")).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        assert_eq!(
+            meta["embeddings"],
+            serde_json::json!({"dimensions": 2, "similarity": "l2_norm"})
+        );
+
+        let m = Manager::open(connection(&path)).await.unwrap();
+        assert_eq!(m.embeddings(), Some(space));
+        let page = m
+            .search(FeedQuery::all().nearest(vec![3.0, -3.0], 3).unwrap())
+            .await
+            .unwrap();
+        let found: Vec<_> = page.activities.iter().map(|a| a.id().unwrap()).collect();
+        // p3 itself, then p4 and p2 at the same distance: p4 is newer (or, written in the same
+        // millisecond, has the higher id).
+        assert_eq!(found, ["p3", "p4", "p2"]);
+        for i in 0..commits {
+            let activity = m.get_activity(&format!("p{i}")).await.unwrap();
+            assert_eq!(activity.embedding(), Some(&[i as f32, -(i as f32)][..]));
         }
     }
 }
@@ -472,6 +538,7 @@ mod group_commit {
             feeds_index: "feeds".into(),
             network_index: "network".into(),
             read_only: false,
+            embeddings: None,
         };
         let backend = tokio::task::spawn_blocking(move || EmbeddedBackend::memory(options))
             .await

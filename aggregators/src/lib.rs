@@ -38,6 +38,7 @@
 //! | [`DateWeight`] | `Vec<`[`DateGroup`]`>` | `[{date, activities}]`: days newest first, follows only; a day's activities by link weight, then newest first |
 //! | [`Collapse`] | `Vec<Activity>` | `[activity, …]`: the newest activity per object (or per actor), newest first, one page |
 //! | [`DecayRanked`] | `Vec<Activity>` | `[activity, …]`: best first by recency decay × link weight, one page |
+//! | [`Semantic`] | `Vec<`[`ScoredActivity`]`>` | `[{activity, score}, …]`: the `k` activities nearest to a query vector, best first, within the network or across all activities |
 //! | [`Cursor`] | [`CursorPage`] | `{activities: [activity, …], next_cursor}`: a page of any flat feed and the signed token of the next |
 //! | [`Notification`] | `Vec<`[`NotificationRow`]`>` | `[{object_id, object_type, type, actors: [{id, type}], actor_count, event_count, latest}]`: one row per object and verb in a time window, newest first |
 //!
@@ -73,6 +74,7 @@ mod notification;
 mod recent_object_type;
 mod recent_type;
 mod recent_type_object;
+mod semantic;
 mod shape;
 #[cfg(test)]
 mod test_support;
@@ -88,6 +90,7 @@ pub use notification::{Notification, NotificationRow};
 pub use recent_object_type::{ObjectTypesGroup, RecentObjectType};
 pub use recent_type::RecentType;
 pub use recent_type_object::{ObjectGroup, RecentTypeObject, TypeObjectsGroup};
+pub use semantic::{ScoredActivity, Semantic};
 pub use un_aggregated::UnAggregated;
 pub use year_month::{MonthActivitiesGroup, YearMonth, YearMonthsGroup};
 pub use year_month_type::{MonthGroup, TypeGroup, YearGroup, YearMonthType};

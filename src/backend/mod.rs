@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use crate::activity::{Activity, EntityKey};
 use crate::cursor::CursorKey;
+use crate::embedding::EmbeddingSpace;
 use crate::error::Result;
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
@@ -29,6 +30,10 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// The store's secret for signing cursors: made with the store and kept with it, so a
     /// cursor stays valid across restarts and across processes that share the store.
     fn cursor_key(&self) -> &CursorKey;
+
+    /// The store's embedding space, if it holds embeddings: every embedding written and every
+    /// query vector has been checked against it by the [`Manager`](crate::Manager).
+    fn embeddings(&self) -> Option<EmbeddingSpace>;
 
     /// Stores activities, each with its id set. An id already stored for the same actor is
     /// replaced; an id stored for another actor is [`Error::ActivityConflict`] for that item
@@ -89,6 +94,9 @@ impl<B: FeedBackend + ?Sized> FeedBackend for Arc<B> {
     }
     fn cursor_key(&self) -> &CursorKey {
         (**self).cursor_key()
+    }
+    fn embeddings(&self) -> Option<EmbeddingSpace> {
+        (**self).embeddings()
     }
     async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
         (**self).put_activities(activities).await

@@ -4,12 +4,9 @@
 use elasticfeeds::{Error, FeedQuery, LinkChange, LinkKey, LinkTarget, Manager};
 
 use super::{
-    add, all_activities, at, feed_ids, follow_at, ids, post, watch_at, OpenOptions, Store, SEC,
+    add, all_activities, at, feed_ids, follow_at, ids, post, skip, watch_at, OpenOptions, Store,
+    SEC,
 };
-
-fn skip(case: &str, why: &str) {
-    eprintln!("conformance {case}: skipped, this store {why}");
-}
 
 /// Writes a little of everything.
 async fn seed(m: &Manager) {

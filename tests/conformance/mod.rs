@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use elasticfeeds::{
-    Activity, Actor, Aggregator, Bound, FeedContext, FeedQuery, FeedResult, Link, LinkTarget,
-    Manager, Network, Object, Order, Result,
+    Activity, Actor, Aggregator, Bound, EmbeddingSpace, FeedContext, FeedQuery, FeedResult, Link,
+    LinkTarget, Manager, Network, Object, Order, Result,
 };
 
 /// Asserts that an expression is `Err` matching a pattern (an [`elasticfeeds::Error`] variant),
@@ -48,6 +48,7 @@ pub mod links;
 pub mod pages;
 pub mod ranking;
 pub mod search;
+pub mod semantic;
 pub mod shaping;
 pub mod validation;
 
@@ -64,8 +65,6 @@ pub struct Capabilities {
     /// A read-only open (`ManagerBuilder::read_only`) works beside the writer and sees its
     /// commits on its next read.
     pub read_only: bool,
-    /// Vector (semantic) queries are done, not refused with `Unsupported`.
-    pub vectors: bool,
 }
 
 /// How a case wants a store opened.
@@ -80,6 +79,8 @@ pub struct OpenOptions {
     pub feeds_index: Option<String>,
     /// `ManagerBuilder::network_index`, like `feeds_index`.
     pub network_index: Option<String>,
+    /// `ManagerBuilder::embeddings`; `None` opens without giving a space.
+    pub embeddings: Option<EmbeddingSpace>,
 }
 
 impl OpenOptions {
@@ -87,6 +88,14 @@ impl OpenOptions {
     pub fn max_link_size(max_link_size: usize) -> Self {
         OpenOptions {
             max_link_size: Some(max_link_size),
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Default options with this embedding space.
+    pub fn embeddings(space: EmbeddingSpace) -> Self {
+        OpenOptions {
+            embeddings: Some(space),
             ..OpenOptions::default()
         }
     }
@@ -202,7 +211,6 @@ macro_rules! conformance_suite {
                 collapse_keeps_newest_per_key,
                 exclusions_mute_and_hide,
                 time_window_bounds,
-                unsupported_features_are_typed_errors,
                 erase_actor_removes_watches_of_them,
             ],
             grouping: [
@@ -214,6 +222,18 @@ macro_rules! conformance_suite {
             search: [
                 filters,
                 order_size_cursor,
+            ],
+            semantic: [
+                nearest_within_the_network,
+                across_all_activities,
+                ties_and_near_ties,
+                one_score_scale_per_similarity,
+                invalid_vectors_change_nothing,
+                invalid_semantic_reads,
+                stores_without_embeddings,
+                embedding_space_is_recorded,
+                survives_reopen_and_merges,
+                matches_brute_force,
             ],
             ranking: [
                 link_weight_flat,
@@ -247,6 +267,11 @@ macro_rules! conformance_suite {
 pub(crate) use conformance_suite;
 
 // ----- fixtures -------------------------------------------------------------------------------
+
+/// Says on stderr that a case did not run on this store, and why (it then passes).
+pub fn skip(case: &str, why: &str) {
+    eprintln!("conformance {case}: skipped, this store {why}");
+}
 
 /// 2026-01-01T00:00:00Z, the time every case counts from.
 pub fn t0() -> DateTime<Utc> {

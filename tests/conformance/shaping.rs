@@ -1,11 +1,10 @@
 //! Collapse, exclusions, time windows, and the features a backend may refuse.
 
-use elasticfeeds::query::VectorQuery;
-use elasticfeeds::{EntityKey, Error, FeedQuery, GroupKey, LinkTarget};
+use elasticfeeds::{EntityKey, GroupKey, LinkTarget};
 
 use super::{
-    activity, add, at, feed_ids, feed_ids_where, follow_at, object, person, post, watch_at, Raw,
-    Store, HOUR, MIN,
+    activity, add, at, feed_ids, feed_ids_where, follow_at, object, person, post, watch_at, Store,
+    HOUR, MIN,
 };
 
 /// Collapse keeps the first activity (in feed order) of each key value.
@@ -150,32 +149,6 @@ pub async fn time_window_bounds(store: &dyn Store) {
     .await;
     let window = feed_ids_where(&m, "reader", |q| q.since(at(2 * MIN))?.until(at(4 * MIN))).await;
     assert_eq!(window, ["p3", "p2"]);
-}
-
-/// Vector queries are either done for real or refused with `Unsupported`.
-pub async fn unsupported_features_are_typed_errors(store: &dyn Store) {
-    let caps = store.capabilities();
-    let m = store.fresh().await;
-    follow_at(&m, "reader", "mark", at(0)).await;
-    add(&m, vec![post("p1", "mark", at(MIN))]).await;
-    type Adjust = fn(FeedQuery) -> FeedQuery;
-    let attempts: [(bool, Adjust); 1] = [(caps.vectors, |mut q| {
-        q.vector = Some(VectorQuery {
-            vector: vec![1.0, 0.0],
-            k: 5,
-        });
-        q
-    })];
-    for (supported, adjust) in attempts {
-        let aggregator = Raw(move |network: &_| Ok(adjust(FeedQuery::network(network))));
-        let result = m.get_feeds("reader", &aggregator).await;
-        if !supported {
-            assert!(
-                matches!(result, Err(Error::Unsupported { .. })),
-                "expected Unsupported, got {result:?}"
-            );
-        }
-    }
 }
 
 /// Erasing an actor also removes the watches of them, as an entity, by other users.

@@ -12,6 +12,7 @@
 //! [tantivy]: https://docs.rs/tantivy
 
 mod group;
+mod nearest;
 mod rank;
 mod read;
 mod schema;
@@ -38,14 +39,16 @@ use self::writer::{Op, Writer};
 use crate::activity::{Activity, EntityKey};
 use crate::backend::{Erased, FeedBackend};
 use crate::cursor::CursorKey;
+use crate::embedding::{check_query, EmbeddingSpace};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
 use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
-/// The store format this build reads and writes (3: the metadata holds the cursor key).
-pub const FORMAT_VERSION: u32 = 3;
+/// The store format this build reads and writes (4: activities have an embedding column, and
+/// the metadata may record an embedding space).
+pub const FORMAT_VERSION: u32 = 4;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;
@@ -60,6 +63,10 @@ pub struct EmbeddedOptions {
     pub network_index: String,
     /// Open without the writer.
     pub read_only: bool,
+    /// The embedding space the store must hold (see
+    /// [`ManagerBuilder::embeddings`](crate::ManagerBuilder::embeddings)); `None` keeps the one
+    /// it records.
+    pub embeddings: Option<EmbeddingSpace>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +77,9 @@ struct StoreMeta {
     /// the version is checked before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor_key: Option<String>,
+    /// The embeddings the store holds, once it holds any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embeddings: Option<EmbeddingSpace>,
 }
 
 /// The embedded backend. Build it through [`Manager`](crate::Manager) with a directory path or
@@ -89,6 +99,7 @@ struct Inner {
     link_fields: LinkFields,
     read_only: bool,
     cursor_key: CursorKey,
+    embeddings: Option<EmbeddingSpace>,
     writer: Mutex<Option<WriterHandle>>,
     /// Why the writer thread stopped, if it panicked.
     writer_failure: Mutex<Option<String>>,
@@ -114,7 +125,27 @@ impl EmbeddedBackend {
     /// Opens the store in `path`, creating it (unless read-only) when the directory is missing or
     /// empty. Blocking: call it from a blocking context.
     pub fn open(path: &Path, options: EmbeddedOptions) -> Result<Self> {
-        let cursor_key = check_store_dir(path, options.read_only)?;
+        let meta = check_store_dir(path, &options)?;
+        let cursor_key = meta
+            .cursor_key
+            .as_deref()
+            .and_then(CursorKey::from_hex)
+            .ok_or_else(|| Error::NotAStore {
+                path: path.to_owned(),
+                reason: "its elasticfeeds.json holds no valid cursor key",
+            })?;
+        let embeddings = match (meta.embeddings, options.embeddings) {
+            (stored, None) => stored,
+            (Some(stored), Some(requested)) if stored == requested => Some(stored),
+            (None, Some(requested)) if !options.read_only => Some(requested),
+            (stored, Some(requested)) => {
+                return Err(Error::EmbeddingSpaceMismatch {
+                    store: path.display().to_string(),
+                    stored: stored.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                    requested: requested.to_string(),
+                })
+            }
+        };
         let open_index = |name: &str, schema: tantivy::schema::Schema, sorted: bool| {
             let dir = path.join(name);
             if dir.join("meta.json").exists() {
@@ -142,13 +173,19 @@ impl EmbeddedBackend {
             });
         }
         let network = open_index(&options.network_index, LinkFields::schema(), false)?;
-        Self::start(
+        let backend = Self::start(
             path.display().to_string(),
             feeds,
             network,
-            options,
+            options.read_only,
             cursor_key,
-        )
+            embeddings,
+        )?;
+        if meta.embeddings.is_none() && embeddings.is_some() {
+            // Recorded only now that this backend holds the writer locks.
+            write_meta(path, &StoreMeta { embeddings, ..meta })?;
+        }
+        Ok(backend)
     }
 
     /// How many index commits this backend's writer has made since it opened: a diagnostic that
@@ -172,8 +209,9 @@ impl EmbeddedBackend {
             "memory:".into(),
             feeds,
             network,
-            options,
+            options.read_only,
             CursorKey::generate()?,
+            options.embeddings,
         )
     }
 
@@ -181,10 +219,12 @@ impl EmbeddedBackend {
         location: String,
         feeds: Index,
         network: Index,
-        options: EmbeddedOptions,
+        read_only: bool,
         cursor_key: CursorKey,
+        embeddings: Option<EmbeddingSpace>,
     ) -> Result<Self> {
-        let feed_fields = FeedFields::new(&feeds.schema())?;
+        let mut feed_fields = FeedFields::new(&feeds.schema())?;
+        feed_fields.vectors = embeddings.is_some();
         let link_fields = LinkFields::new(&network.schema())?;
         let reader = |index: &Index| {
             index
@@ -197,7 +237,7 @@ impl EmbeddedBackend {
         let network_reader: IndexReader = reader(&network)?;
         let writer_failure = Mutex::new(None);
         let commits = Arc::new(AtomicU64::new(0));
-        let writer = if options.read_only {
+        let writer = if read_only {
             None
         } else {
             let locked = |e: TantivyError| match e {
@@ -238,8 +278,9 @@ impl EmbeddedBackend {
             network_reader,
             feed_fields,
             link_fields,
-            read_only: options.read_only,
+            read_only,
             cursor_key,
+            embeddings,
             writer: Mutex::new(writer),
             writer_failure,
             commits,
@@ -357,7 +398,18 @@ impl FeedBackend for EmbeddedBackend {
         &self.0.cursor_key
     }
 
+    fn embeddings(&self) -> Option<EmbeddingSpace> {
+        self.0.embeddings
+    }
+
     async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+        // The Manager checked these; a caller of the trait alone gets the same refusal.
+        for embedding in activities.iter().filter_map(Activity::embedding) {
+            self.0
+                .embeddings
+                .ok_or(Error::EmbeddingsNotEnabled)?
+                .check("embedding", embedding)?;
+        }
         self.0.write(|tx| Op::PutActivities(activities, tx)).await
     }
 
@@ -408,9 +460,10 @@ impl FeedBackend for EmbeddedBackend {
 
     async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
         query.validate()?;
+        check_query(self.0.embeddings, query)?;
         let query = query.clone();
         self.0
-            .read(move |b, feeds, _| walk::run(&feeds, &b.feed_fields, &query))
+            .read(move |b, feeds, _| walk::run(&feeds, &b.feed_fields, &query, b.embeddings))
             .await
     }
 
@@ -453,8 +506,8 @@ fn settings(sorted: bool) -> IndexSettings {
     }
 }
 
-/// Checks (or writes) the store's metadata file, and returns the store's cursor key.
-fn check_store_dir(path: &Path, read_only: bool) -> Result<CursorKey> {
+/// Reads the store's metadata file, or writes it for a new store.
+fn check_store_dir(path: &Path, options: &EmbeddedOptions) -> Result<StoreMeta> {
     let meta_path = path.join(META_FILE);
     if meta_path.exists() {
         let bytes = fs::read(&meta_path).map_err(|e| Error::backend(NAME, e))?;
@@ -469,14 +522,7 @@ fn check_store_dir(path: &Path, read_only: bool) -> Result<CursorKey> {
                 expected: FORMAT_VERSION,
             });
         }
-        return meta
-            .cursor_key
-            .as_deref()
-            .and_then(CursorKey::from_hex)
-            .ok_or_else(|| Error::NotAStore {
-                path: path.to_owned(),
-                reason: "its elasticfeeds.json holds no valid cursor key",
-            });
+        return Ok(meta);
     }
     let empty = match fs::read_dir(path) {
         Ok(mut entries) => entries.next().is_none(),
@@ -489,22 +535,32 @@ fn check_store_dir(path: &Path, read_only: bool) -> Result<CursorKey> {
             reason: "the directory is not empty and has no elasticfeeds.json",
         });
     }
-    if read_only {
+    if options.read_only {
         return Err(Error::NotAStore {
             path: path.to_owned(),
             reason: "there is no store here to open read-only",
         });
     }
     fs::create_dir_all(path).map_err(|e| Error::backend(NAME, e))?;
-    let key = CursorKey::generate()?;
     let meta = StoreMeta {
         format: "elasticfeeds-embedded".into(),
         version: FORMAT_VERSION,
-        cursor_key: Some(key.to_hex()),
+        cursor_key: Some(CursorKey::generate()?.to_hex()),
+        embeddings: options.embeddings,
     };
-    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::backend(NAME, e))?;
-    fs::write(&meta_path, json).map_err(|e| Error::backend(NAME, e))?;
-    Ok(key)
+    write_meta(path, &meta)?;
+    Ok(meta)
+}
+
+/// Writes the metadata file whole or not at all: a temporary file, synced, then renamed over it.
+fn write_meta(path: &Path, meta: &StoreMeta) -> Result<()> {
+    let io = |e: std::io::Error| Error::backend(NAME, e);
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| Error::backend(NAME, e))?;
+    let temporary = path.join(format!("{META_FILE}.tmp"));
+    let mut file = fs::File::create(&temporary).map_err(io)?;
+    std::io::Write::write_all(&mut file, &json).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&temporary, path.join(META_FILE)).map_err(io)
 }
 
 fn backend(e: TantivyError) -> Error {

@@ -5,7 +5,9 @@ use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term, TERMINATED};
 
-use super::schema::{from_source, link, link_target_term, FeedFields, LinkFields};
+use super::schema::{
+    feed, from_source, link, link_target_term, read_vector, FeedFields, LinkFields,
+};
 use crate::activity::Activity;
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkTarget, Network};
@@ -23,7 +25,7 @@ pub(super) fn activity(
         .search(&query, &TopDocs::with_limit(1).order_by_score())
         .map_err(backend)?;
     hits.first()
-        .map(|(_, address)| load(searcher, *address, fields.source))
+        .map(|(_, address)| load_activity(searcher, *address, fields))
         .transpose()
 }
 
@@ -134,12 +136,34 @@ fn load<T: serde::de::DeserializeOwned>(
     from_source(&doc, source)
 }
 
+/// Loads a stored activity, with its embedding when the store holds embeddings.
 pub(super) fn load_activity(
     searcher: &Searcher,
     address: DocAddress,
     fields: &FeedFields,
 ) -> Result<Activity> {
-    load(searcher, address, fields.source)
+    let mut activity: Activity = load(searcher, address, fields.source)?;
+    if fields.vectors {
+        let reader = searcher.segment_reader(address.segment_ord);
+        let column = reader
+            .fast_fields()
+            .bytes(feed::EMBEDDING)
+            .map_err(backend)?;
+        if let Some(column) = column {
+            if let Some(ord) = column.ords().first(address.doc_id) {
+                let mut bytes = Vec::new();
+                column
+                    .ord_to_bytes(ord, &mut bytes)
+                    .map_err(|e| Error::backend("embedded", e))?;
+                let mut vector = Vec::new();
+                if !read_vector(&bytes, &mut vector) {
+                    return Err(Error::backend("embedded", "a stored embedding is damaged"));
+                }
+                activity.set_embedding(vector);
+            }
+        }
+    }
+    Ok(activity)
 }
 
 fn backend(e: tantivy::TantivyError) -> Error {

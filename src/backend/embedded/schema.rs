@@ -28,6 +28,7 @@ pub(super) mod feed {
     pub(crate) const OBJECT_ID: &str = "object.id";
     pub(crate) const TARGET: &str = "target";
     pub(crate) const TARGET_ID: &str = "target.id";
+    pub(crate) const EMBEDDING: &str = "embedding";
     pub(crate) const SOURCE: &str = "_source";
 }
 
@@ -63,7 +64,10 @@ pub(super) struct FeedFields {
     pub(super) target: Field,
     pub(super) target_id: Field,
     pub(super) hashes: [Field; 3],
+    pub(super) embedding: Field,
     pub(super) source: Field,
+    /// Whether the store holds embeddings (so loads read the embedding column).
+    pub(super) vectors: bool,
 }
 
 impl FeedFields {
@@ -81,6 +85,10 @@ impl FeedFields {
         for name in [feed::ACTOR_HASH, feed::OBJECT_HASH, feed::TARGET_HASH] {
             b.add_u64_field(name, NumericOptions::default().set_fast());
         }
+        // The vector as little-endian f32 bytes: a bytes column, so a vector search reads it by
+        // document like any other column, it is committed, merged and deleted with its document,
+        // and the JSON source never carries it.
+        b.add_bytes_field(feed::EMBEDDING, FAST);
         b.add_text_field(feed::SOURCE, source());
         b.build()
     }
@@ -102,7 +110,9 @@ impl FeedFields {
                 f(feed::OBJECT_HASH)?,
                 f(feed::TARGET_HASH)?,
             ],
+            embedding: f(feed::EMBEDDING)?,
             source: f(feed::SOURCE)?,
+            vectors: false,
         })
     }
 
@@ -128,9 +138,34 @@ impl FeedFields {
             doc.add_text(self.target, target_term);
             doc.add_text(self.target_id, target.id());
         }
-        doc.add_text(self.source, to_json(activity)?);
+        match activity.embedding() {
+            Some(embedding) => {
+                doc.add_bytes(self.embedding, &vector_bytes(embedding));
+                let mut rest = activity.clone();
+                rest.take_embedding();
+                doc.add_text(self.source, to_json(&rest)?);
+            }
+            None => doc.add_text(self.source, to_json(activity)?),
+        }
         Ok(doc)
     }
+}
+
+/// A vector as the bytes of its embedding column.
+fn vector_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Reads a vector back from its column bytes into `out`; `false` if the bytes are not whole
+/// `f32`s (a damaged store).
+pub(super) fn read_vector(bytes: &[u8], out: &mut Vec<f32>) -> bool {
+    out.clear();
+    let chunks = bytes.chunks_exact(4);
+    if !chunks.remainder().is_empty() {
+        return false;
+    }
+    out.extend(chunks.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+    true
 }
 
 /// The handles of the link index's fields.

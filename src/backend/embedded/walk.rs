@@ -33,8 +33,9 @@ use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINAT
 use super::rank;
 use super::read::load_activity;
 use super::schema::{entity_term, feed, parse_entity_term, term_hash, FeedFields};
-use super::{group, rank::Score};
+use super::{group, nearest, rank::Score};
 use crate::activity::EntityKey;
+use crate::embedding::EmbeddingSpace;
 use crate::error::{Error, Result};
 use crate::network::LinkClass;
 use crate::query::{
@@ -47,17 +48,19 @@ pub(super) fn run(
     searcher: &Searcher,
     fields: &FeedFields,
     query: &FeedQuery,
+    embeddings: Option<EmbeddingSpace>,
 ) -> Result<FeedResult> {
-    if query.vector.is_some() {
-        return Err(Error::Unsupported {
-            backend: "embedded",
-            feature: "vector queries",
-        });
-    }
     if matches!(&query.source, Source::Network(rules) if rules.is_empty()) {
         return Ok(FeedResult::default());
     }
-    run_with(searcher, fields, query, Reach::new(query), SCAN_BUDGET)
+    run_with(
+        searcher,
+        fields,
+        query,
+        embeddings,
+        Reach::new(query),
+        SCAN_BUDGET,
+    )
 }
 
 /// Runs a query with its network rules already gathered (tests forge hash collisions here).
@@ -65,6 +68,7 @@ fn run_with(
     searcher: &Searcher,
     fields: &FeedFields,
     query: &FeedQuery,
+    embeddings: Option<EmbeddingSpace>,
     reach: Option<Reach>,
     scan_budget: u32,
 ) -> Result<FeedResult> {
@@ -107,6 +111,10 @@ fn run_with(
         older: plan.older,
         max_weight: reach.as_ref().map_or(1.0, |r| r.max_weight),
     };
+    if let Some(vector) = &query.vector {
+        let space = embeddings.ok_or(Error::EmbeddingsNotEnabled)?;
+        return nearest::nearest(searcher, fields, query, &vector.vector, space, &mut merge);
+    }
     let score = Score::new(query);
     match (&query.grouping, &score) {
         (Some(grouping), _) => {
@@ -277,7 +285,8 @@ fn candidates(
 #[derive(Clone, Copy)]
 pub(super) struct Candidate {
     pub(super) published: i64,
-    id_ord: u64,
+    /// The id's ordinal in the segment's id column (ordinals sort as the ids do).
+    pub(super) id_ord: u64,
     pub(super) doc: DocId,
     /// The highest weight of the links reaching it (1 for network-free queries); computed only
     /// for ranked queries.
@@ -515,8 +524,13 @@ impl Cursor {
         Ok(Some(cursor))
     }
 
+    /// The segment this cursor walks.
+    pub(super) fn reader(&self) -> &SegmentReader {
+        &self.reader
+    }
+
     /// The next document that passes every check, newest first.
-    fn next_passing(&mut self) -> Result<Option<Candidate>> {
+    pub(super) fn next_passing(&mut self) -> Result<Option<Candidate>> {
         while !self.exhausted {
             let doc = match &mut self.docs {
                 Docs::Scan {
@@ -1062,7 +1076,7 @@ mod tests {
         let mut reach = Reach::new(&query).unwrap();
         // Forge a collision: eve's term hashes to an entry of the network.
         reach.by_hash[0].insert(term_hash("person:eve"), i64::MIN);
-        let ids: Vec<String> = run_with(&searcher, &fields, &query, Some(reach), SCAN_BUDGET)
+        let ids: Vec<String> = run_with(&searcher, &fields, &query, None, Some(reach), SCAN_BUDGET)
             .unwrap()
             .hits
             .iter()
@@ -1114,7 +1128,7 @@ mod tests {
             let mut query = FeedQuery::network(&network).page_size(4).unwrap();
             loop {
                 let result =
-                    run_with(&searcher, &fields, &query, Reach::new(&query), budget).unwrap();
+                    run_with(&searcher, &fields, &query, None, Reach::new(&query), budget).unwrap();
                 seen.extend(
                     result
                         .hits

@@ -294,8 +294,143 @@ mod store_format {
             assert_err!(Manager::open(bad).await, Error::InvalidConnection { .. });
         }
     }
-    /// Embeddings live in the activity index's embedding column and the space in the metadata
-    /// file; both survive tantivy's merge of many small segments into fewer.
+    /// A removed, replaced or erased activity's vector is overwritten with zeros in the vector
+    /// log as soon as the removal is acknowledged; the others stay as written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn removed_vectors_are_wiped() {
+        use elasticfeeds::{Activity, Actor, EmbeddingSpace, EntityKey, Object, Similarity};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let post = |id: &str, actor: &str, vector: [f32; 2]| {
+            Activity::new(
+                "post",
+                Actor::new(actor, "person").unwrap(),
+                Object::new(id, "post").unwrap(),
+            )
+            .unwrap()
+            .with_id(id)
+            .unwrap()
+            .with_embedding(vector.to_vec())
+            .unwrap()
+        };
+        let m = Manager::builder(connection(&path))
+            .embeddings(EmbeddingSpace::new(2, Similarity::L2Norm).unwrap())
+            .open()
+            .await
+            .unwrap();
+        // Slots 0 to 4, in this order.
+        m.add_activities(vec![
+            post("a", "mark", [1.0, 2.0]),
+            post("b", "mark", [3.0, 4.0]),
+            post("c", "mark", [5.0, 6.0]),
+            post("d", "mark", [7.0, 8.0]),
+            post("e", "ana", [9.0, 10.0]),
+        ])
+        .await
+        .unwrap();
+        m.remove_activity("a").await.unwrap();
+        // Slot 5.
+        m.add_activity(post("b", "mark", [11.0, 12.0]))
+            .await
+            .unwrap();
+        m.erase_actor(&EntityKey::new("ana", "person").unwrap())
+            .await
+            .unwrap();
+        // Slots 6 and 7: the second replaces the first within one write.
+        m.add_activities(vec![
+            post("f", "mark", [1.0, 1.0]),
+            post("f", "mark", [2.0, 2.0]),
+        ])
+        .await
+        .unwrap();
+
+        let bytes = fs::read(path.join("embeddings.f32")).unwrap();
+        let records: Vec<[f32; 2]> = bytes
+            .chunks_exact(8)
+            .map(|r| {
+                let value = |i: usize| f32::from_le_bytes(r[i..i + 4].try_into().unwrap());
+                [value(0), value(4)]
+            })
+            .collect();
+        assert_eq!(
+            records,
+            [
+                [0.0, 0.0],
+                [0.0, 0.0],
+                [5.0, 6.0],
+                [7.0, 8.0],
+                [0.0, 0.0],
+                [11.0, 12.0],
+                [0.0, 0.0],
+                [2.0, 2.0],
+            ]
+        );
+        for (id, vector) in [("b", [11.0, 12.0]), ("c", [5.0, 6.0]), ("f", [2.0, 2.0])] {
+            let activity = m.get_activity(id).await.unwrap();
+            assert_eq!(activity.embedding(), Some(&vector[..]), "{id}");
+        }
+        let page = m
+            .search(FeedQuery::all().nearest(vec![0.0, 0.0], 10).unwrap())
+            .await
+            .unwrap();
+        let found: Vec<_> = page.activities.iter().map(|a| a.id().unwrap()).collect();
+        assert_eq!(found, ["f", "c", "d", "b"]);
+    }
+
+    /// A crash in the middle of appending to the vector log leaves a partial record nobody refers
+    /// to: the next writer starts after it, and every vector reads back exactly.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_torn_vector_log_tail_is_skipped() {
+        use elasticfeeds::{Activity, Actor, EmbeddingSpace, Object, Similarity};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let space = EmbeddingSpace::new(2, Similarity::L2Norm).unwrap();
+        let post = |id: &str, vector: [f32; 2]| {
+            Activity::new(
+                "post",
+                Actor::new("mark", "person").unwrap(),
+                Object::new(id, "post").unwrap(),
+            )
+            .unwrap()
+            .with_id(id)
+            .unwrap()
+            .with_embedding(vector.to_vec())
+            .unwrap()
+        };
+        let m = Manager::builder(connection(&path))
+            .embeddings(space)
+            .open()
+            .await
+            .unwrap();
+        m.add_activities(vec![post("a", [1.0, 2.0]), post("b", [3.0, 4.0])])
+            .await
+            .unwrap();
+        m.close().await.unwrap();
+        drop(m);
+        let log = path.join("embeddings.f32");
+        let mut bytes = fs::read(&log).unwrap();
+        assert_eq!(bytes.len(), 16);
+        bytes.extend_from_slice(&[0xAB; 5]);
+        fs::write(&log, &bytes).unwrap();
+
+        let m = Manager::open(connection(&path)).await.unwrap();
+        m.add_activity(post("c", [5.0, 6.0])).await.unwrap();
+        // The new record starts at the next whole slot, after the torn one.
+        assert_eq!(fs::metadata(&log).unwrap().len(), 32);
+        for (id, vector) in [("a", [1.0, 2.0]), ("b", [3.0, 4.0]), ("c", [5.0, 6.0])] {
+            let activity = m.get_activity(id).await.unwrap();
+            assert_eq!(activity.embedding(), Some(&vector[..]), "{id}");
+        }
+        let page = m
+            .search(FeedQuery::all().nearest(vec![5.0, 6.0], 3).unwrap())
+            .await
+            .unwrap();
+        let found: Vec<_> = page.activities.iter().map(|a| a.id().unwrap()).collect();
+        assert_eq!(found, ["c", "b", "a"]);
+    }
+
+    /// Embeddings live in the vector log (`embeddings.f32`), their slots in the activity index and
+    /// the space in the metadata file; all survive tantivy's merge of many small segments.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn embeddings_survive_segment_merges() {
         use elasticfeeds::{Activity, Actor, EmbeddingSpace, Object, Similarity};
@@ -341,6 +476,10 @@ mod store_format {
             meta["embeddings"],
             serde_json::json!({"dimensions": 2, "similarity": "l2_norm"})
         );
+
+        // One 8-byte record per embedding written, in the vector log beside the indices.
+        let log = fs::metadata(path.join("embeddings.f32")).unwrap().len();
+        assert_eq!(log, commits as u64 * 8);
 
         let m = Manager::open(connection(&path)).await.unwrap();
         assert_eq!(m.embeddings(), Some(space));

@@ -233,6 +233,8 @@ macro_rules! conformance_suite {
                 stores_without_embeddings,
                 embedding_space_is_recorded,
                 survives_reopen_and_merges,
+                replaced_embeddings,
+                read_only_sees_new_embeddings,
                 matches_brute_force,
             ],
             ranking: [

@@ -697,3 +697,73 @@ pub async fn matches_brute_force(store: &dyn Store) {
         }
     }
 }
+
+/// Adding an activity again under its id replaces its embedding too: the old vector never
+/// comes back, and removing the embedding removes the activity from semantic results.
+pub async fn replaced_embeddings(store: &dyn Store) {
+    let m = open(store, space(2, Similarity::L2Norm)).await;
+    follow_at(&m, "reader", "mark", at(0)).await;
+    add(
+        &m,
+        vec![
+            embedded("a", "mark", MIN, &[0.0, 0.0]),
+            embedded("b", "mark", MIN, &[3.0, 0.0]),
+        ],
+    )
+    .await;
+    let near_origin = Semantic::new(vec![0.0, 0.0]).unwrap();
+    assert_eq!(
+        names(&nearest(&m, "reader", &near_origin).await),
+        ["a", "b"]
+    );
+
+    m.add_activity(embedded("a", "mark", MIN, &[5.0, 0.0]))
+        .await
+        .unwrap();
+    let found = nearest(&m, "reader", &near_origin).await;
+    assert_eq!(names(&found), ["b", "a"]);
+    assert_eq!(found[1].1, 1.0 / 26.0);
+    assert_eq!(
+        m.get_activity("a").await.unwrap().embedding(),
+        Some(&[5.0, 0.0][..])
+    );
+
+    m.add_activity(post("b", "mark", at(MIN))).await.unwrap();
+    assert_eq!(names(&nearest(&m, "reader", &near_origin).await), ["a"]);
+    assert_eq!(m.get_activity("b").await.unwrap().embedding(), None);
+}
+
+/// A read-only open beside the writer finds the embeddings the writer adds after it opened.
+pub async fn read_only_sees_new_embeddings(store: &dyn Store) {
+    let caps = store.capabilities();
+    if !(caps.reopen && caps.read_only) {
+        return skip("read_only_sees_new_embeddings", "has no read-only opens");
+    }
+    let name = store.new_name();
+    let l2 = space(2, Similarity::L2Norm);
+    let writer = store
+        .open(&name, OpenOptions::embeddings(l2))
+        .await
+        .unwrap();
+    let reader = store.open(&name, OpenOptions::read_only()).await.unwrap();
+    assert_eq!(reader.embeddings(), Some(l2));
+    let everywhere = Semantic::new(vec![0.0, 0.0]).unwrap().all_activities();
+    assert!(nearest(&reader, "nobody", &everywhere).await.is_empty());
+    for (i, x) in [(0, 2.0), (1, 1.0), (2, 3.0)] {
+        writer
+            .add_activity(embedded(&format!("e{i}"), "mark", i * MIN, &[x, 0.0]))
+            .await
+            .unwrap();
+        let expected: Vec<String> = match i {
+            0 => vec!["e0".into()],
+            1 => vec!["e1".into(), "e0".into()],
+            _ => vec!["e1".into(), "e0".into(), "e2".into()],
+        };
+        let found = nearest(&reader, "nobody", &everywhere).await;
+        assert_eq!(names(&found), expected);
+    }
+    assert_eq!(
+        reader.get_activity("e2").await.unwrap().embedding(),
+        Some(&[3.0, 0.0][..])
+    );
+}

@@ -1,9 +1,12 @@
 //! The embedded backend: an on-disk (or in-RAM) store on [tantivy], with nothing to install.
 //!
 //! A store is a directory holding a small metadata file (`elasticfeeds.json`, which records the
-//! format version) and one tantivy index per index name. The activity index is sorted by
-//! `published`, newest first, so a feed read walks each segment newest-first and stops as soon as
-//! its page is full instead of collecting every match (see `walk`).
+//! format version, the cursor key and the embedding space), one tantivy index per index name,
+//! and, once it holds embeddings, the vector log (`embeddings.f32`, see `vectors`).
+//!
+//! The activity index is sorted by `published`, newest first, so a feed read walks each segment
+//! newest-first and stops as soon as its page is full instead of collecting every match (see
+//! `walk`).
 //!
 //! One process writes a store at a time: opening takes tantivy's writer locks, and a second
 //! writer gets [`Error::StoreLocked`]. Read-only opens take no lock and reload the latest commit
@@ -16,6 +19,7 @@ mod nearest;
 mod rank;
 mod read;
 mod schema;
+mod vectors;
 mod walk;
 mod writer;
 
@@ -35,6 +39,7 @@ use tantivy::{
 use tokio::sync::oneshot;
 
 use self::schema::{FeedFields, LinkFields};
+use self::vectors::VectorLog;
 use self::writer::{Op, Writer};
 use crate::activity::{Activity, EntityKey};
 use crate::backend::{Erased, FeedBackend};
@@ -46,9 +51,9 @@ use crate::query::FeedQuery;
 use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
-/// The store format this build reads and writes (4: activities have an embedding column, and
-/// the metadata may record an embedding space).
-pub const FORMAT_VERSION: u32 = 4;
+/// The store format this build reads and writes (5: activities refer to their embedding in the
+/// vector log, and the metadata may record an embedding space).
+pub const FORMAT_VERSION: u32 = 5;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;
@@ -175,6 +180,7 @@ impl EmbeddedBackend {
         let network = open_index(&options.network_index, LinkFields::schema(), false)?;
         let backend = Self::start(
             path.display().to_string(),
+            Some(path),
             feeds,
             network,
             options.read_only,
@@ -207,6 +213,7 @@ impl EmbeddedBackend {
         let network = create(LinkFields::schema(), false)?;
         Self::start(
             "memory:".into(),
+            None,
             feeds,
             network,
             options.read_only,
@@ -215,8 +222,10 @@ impl EmbeddedBackend {
         )
     }
 
+    /// Starts the backend on its indices; `dir` is the store's directory (`None` in RAM).
     fn start(
         location: String,
+        dir: Option<&Path>,
         feeds: Index,
         network: Index,
         read_only: bool,
@@ -224,7 +233,6 @@ impl EmbeddedBackend {
         embeddings: Option<EmbeddingSpace>,
     ) -> Result<Self> {
         let mut feed_fields = FeedFields::new(&feeds.schema())?;
-        feed_fields.vectors = embeddings.is_some();
         let link_fields = LinkFields::new(&network.schema())?;
         let reader = |index: &Index| {
             index
@@ -237,7 +245,16 @@ impl EmbeddedBackend {
         let network_reader: IndexReader = reader(&network)?;
         let writer_failure = Mutex::new(None);
         let commits = Arc::new(AtomicU64::new(0));
+        // Opened only once this backend holds the writer locks (or is read-only), so a writer
+        // refused with StoreLocked never touches the log.
+        let vectors = |dimensions| -> Result<Arc<VectorLog>> {
+            Ok(Arc::new(match dir {
+                Some(dir) => VectorLog::open(dir, dimensions, read_only)?,
+                None => VectorLog::memory(dimensions),
+            }))
+        };
         let writer = if read_only {
+            feed_fields.vectors = embeddings.map(|s| vectors(s.dimensions())).transpose()?;
             None
         } else {
             let locked = |e: TantivyError| match e {
@@ -250,6 +267,11 @@ impl EmbeddedBackend {
             let network_writer = network
                 .writer_with_num_threads(1, NETWORK_WRITER_MEMORY)
                 .map_err(locked)?;
+            feed_fields.vectors = embeddings.map(|s| vectors(s.dimensions())).transpose()?;
+            let next_slot = match &feed_fields.vectors {
+                Some(log) => log.end_slot()?,
+                None => 0,
+            };
             let state = Writer {
                 feeds: feeds_writer,
                 network: network_writer,
@@ -259,6 +281,8 @@ impl EmbeddedBackend {
                 link_fields: link_fields.clone(),
                 commits: Arc::clone(&commits),
                 stale: [false; 2],
+                next_slot,
+                unwiped: Vec::new(),
             };
             let (queue, receiver) = mpsc::channel();
             let thread = std::thread::Builder::new()

@@ -3,22 +3,22 @@
 //!
 //! Each segment's cursor yields every activity the query lets compete (network links with their
 //! "since" bounds, filters, removals), exactly as for any feed; the walk cannot stop early,
-//! since the nearest activity may be the oldest. Their embeddings live in a bytes column
-//! (little-endian `f32`), which tantivy stores as a sorted dictionary: the competitors are sorted
-//! by their dictionary ordinal and decoded in one forward pass, so each dictionary block is read
-//! at most once. Each segment keeps its best `k`, and the segments' best are merged.
+//! since the nearest activity may be the oldest. Each competitor's vector is read in place from
+//! the vector log (see `vectors`) through its slot column and scored in `f64`; each segment keeps
+//! its best `k`, and the segments' best are merged.
 //!
 //! Cost: every competing activity costs its column checks plus `4 × dimensions` bytes read and
-//! one similarity computation (`f64`), whatever `k` is; activities without an embedding cost the
-//! checks alone. A search over all activities reads every stored vector.
+//! one similarity computation, whatever `k` is; activities without an embedding cost the checks
+//! alone. A search over all activities reads every vector of a live activity.
 
 use tantivy::{DocAddress, Searcher};
 
-use super::read::load_activity;
-use super::schema::{feed, read_vector, FeedFields};
+use super::read::{load_activity, missing_vector};
+use super::schema::{feed, FeedFields};
+use super::vectors::{from_record, VectorLog};
 use super::walk::{backend, Candidate, Merge};
 use crate::embedding::EmbeddingSpace;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::query::FeedQuery;
 use crate::result::{FeedResult, Hit};
 
@@ -37,6 +37,7 @@ pub(super) fn nearest(
     query: &FeedQuery,
     vector: &[f32],
     space: EmbeddingSpace,
+    log: &VectorLog,
     merge: &mut Merge,
 ) -> Result<FeedResult> {
     let k = query.page.size;
@@ -45,43 +46,31 @@ pub(super) fn nearest(
     let mut stored = Vec::with_capacity(space.dimensions());
     let scorer = space.scorer(vector);
     for cursor in &mut merge.cursors {
-        let Some(column) = cursor
+        let slots = cursor
             .reader()
             .fast_fields()
-            .bytes(feed::EMBEDDING)
-            .map_err(backend)?
-        else {
-            // No activity of this segment has an embedding.
-            continue;
-        };
+            .u64(feed::EMBEDDING_SLOT)
+            .map_err(backend)?;
         let mut entries: Vec<(u64, Candidate)> = Vec::new();
         while let Some(candidate) = cursor.next_passing()? {
-            if let Some(ord) = column.ords().first(candidate.doc) {
-                entries.push((ord, candidate));
+            if let Some(slot) = slots.first(candidate.doc) {
+                entries.push((slot, candidate));
             }
         }
         competitors += entries.len();
-        entries.sort_unstable_by_key(|(ord, _)| *ord);
-        let ords: Vec<u64> = entries.iter().map(|(ord, _)| *ord).collect();
-        let mut scores = Vec::with_capacity(ords.len());
-        let mut damaged = false;
-        // Called once per ordinal given, repeats included, in order.
-        let found = column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ords, |bytes| {
-                if read_vector(bytes, &mut stored) && stored.len() == space.dimensions() {
-                    scores.push(scorer.score(&stored));
-                } else {
-                    damaged = true;
-                    scores.push(f64::NAN);
-                }
-            })
-            .map_err(|e| Error::backend("embedded", e))?;
-        if !found || damaged || scores.len() != entries.len() {
-            return Err(Error::backend(
-                "embedded",
-                "a stored embedding is damaged or missing from its column",
-            ));
+        // In slot order the log is read front to back, whatever order the activities were
+        // published in.
+        entries.sort_unstable_by_key(|(slot, _)| *slot);
+        let Some(&(last, _)) = entries.last() else {
+            continue;
+        };
+        // One view for the whole segment, mapped again at most once.
+        let view = log.view(last)?;
+        let mut scores = Vec::with_capacity(entries.len());
+        for (slot, _) in &entries {
+            let record = log.record(&view, *slot).ok_or_else(missing_vector)?;
+            from_record(record, &mut stored);
+            scores.push(scorer.score(&stored));
         }
         let mut segment: Vec<(f64, Candidate)> = scores
             .into_iter()

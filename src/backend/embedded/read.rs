@@ -5,9 +5,8 @@ use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term, TERMINATED};
 
-use super::schema::{
-    feed, from_source, link, link_target_term, read_vector, FeedFields, LinkFields,
-};
+use super::schema::{feed, from_source, link, link_target_term, FeedFields, LinkFields};
+use super::vectors::from_record;
 use crate::activity::Activity;
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkTarget, Network};
@@ -143,27 +142,29 @@ pub(super) fn load_activity(
     fields: &FeedFields,
 ) -> Result<Activity> {
     let mut activity: Activity = load(searcher, address, fields.source)?;
-    if fields.vectors {
+    if let Some(log) = &fields.vectors {
         let reader = searcher.segment_reader(address.segment_ord);
-        let column = reader
+        let slots = reader
             .fast_fields()
-            .bytes(feed::EMBEDDING)
+            .u64(feed::EMBEDDING_SLOT)
             .map_err(backend)?;
-        if let Some(column) = column {
-            if let Some(ord) = column.ords().first(address.doc_id) {
-                let mut bytes = Vec::new();
-                column
-                    .ord_to_bytes(ord, &mut bytes)
-                    .map_err(|e| Error::backend("embedded", e))?;
-                let mut vector = Vec::new();
-                if !read_vector(&bytes, &mut vector) {
-                    return Err(Error::backend("embedded", "a stored embedding is damaged"));
-                }
-                activity.set_embedding(vector);
-            }
+        if let Some(slot) = slots.first(address.doc_id) {
+            let view = log.view(slot)?;
+            let record = log.record(&view, slot).ok_or_else(missing_vector)?;
+            let mut vector = Vec::new();
+            from_record(record, &mut vector);
+            activity.set_embedding(vector);
         }
     }
     Ok(activity)
+}
+
+/// A slot that points past the end of the vector log: the store's files are damaged.
+pub(super) fn missing_vector() -> Error {
+    Error::backend(
+        "embedded",
+        "an activity's embedding is missing from the vector log",
+    )
 }
 
 fn backend(e: tantivy::TantivyError) -> Error {

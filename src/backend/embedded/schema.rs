@@ -5,11 +5,14 @@
 //! indexed as one keyword `type:id` (the type has letters only, so the first `:` separates them),
 //! and ids alone as a second keyword for filters that give no type.
 
+use std::sync::Arc;
+
 use tantivy::schema::{
     Field, NumericOptions, Schema, TextOptions, Value as _, FAST, STORED, STRING,
 };
 use tantivy::TantivyDocument;
 
+use super::vectors::VectorLog;
 use crate::activity::{Activity, EntityKey};
 use crate::error::{Error, Result};
 use crate::network::{Link, LinkTarget};
@@ -28,7 +31,7 @@ pub(super) mod feed {
     pub(crate) const OBJECT_ID: &str = "object.id";
     pub(crate) const TARGET: &str = "target";
     pub(crate) const TARGET_ID: &str = "target.id";
-    pub(crate) const EMBEDDING: &str = "embedding";
+    pub(crate) const EMBEDDING_SLOT: &str = "embedding.slot";
     pub(crate) const SOURCE: &str = "_source";
 }
 
@@ -64,10 +67,10 @@ pub(super) struct FeedFields {
     pub(super) target: Field,
     pub(super) target_id: Field,
     pub(super) hashes: [Field; 3],
-    pub(super) embedding: Field,
+    pub(super) embedding_slot: Field,
     pub(super) source: Field,
-    /// Whether the store holds embeddings (so loads read the embedding column).
-    pub(super) vectors: bool,
+    /// The store's vector log, when it holds embeddings (so loads attach them).
+    pub(super) vectors: Option<Arc<VectorLog>>,
 }
 
 impl FeedFields {
@@ -85,10 +88,9 @@ impl FeedFields {
         for name in [feed::ACTOR_HASH, feed::OBJECT_HASH, feed::TARGET_HASH] {
             b.add_u64_field(name, NumericOptions::default().set_fast());
         }
-        // The vector as little-endian f32 bytes: a bytes column, so a vector search reads it by
-        // document like any other column, it is committed, merged and deleted with its document,
-        // and the JSON source never carries it.
-        b.add_bytes_field(feed::EMBEDDING, FAST);
+        // Where the activity's embedding is in the vector log (see `vectors`); the JSON source
+        // never carries it.
+        b.add_u64_field(feed::EMBEDDING_SLOT, NumericOptions::default().set_fast());
         b.add_text_field(feed::SOURCE, source());
         b.build()
     }
@@ -110,13 +112,18 @@ impl FeedFields {
                 f(feed::OBJECT_HASH)?,
                 f(feed::TARGET_HASH)?,
             ],
-            embedding: f(feed::EMBEDDING)?,
+            embedding_slot: f(feed::EMBEDDING_SLOT)?,
             source: f(feed::SOURCE)?,
-            vectors: false,
+            vectors: None,
         })
     }
 
-    pub(super) fn document(&self, activity: &Activity) -> Result<TantivyDocument> {
+    /// The document of an activity whose embedding (if any) is in vector log slot `slot`.
+    pub(super) fn document(
+        &self,
+        activity: &Activity,
+        slot: Option<u64>,
+    ) -> Result<TantivyDocument> {
         let id = activity.id().ok_or_else(|| {
             Error::backend("embedded", "activity without an id reached the store")
         })?;
@@ -138,34 +145,23 @@ impl FeedFields {
             doc.add_text(self.target, target_term);
             doc.add_text(self.target_id, target.id());
         }
-        match activity.embedding() {
-            Some(embedding) => {
-                doc.add_bytes(self.embedding, &vector_bytes(embedding));
+        match (activity.embedding(), slot) {
+            (Some(_), None) => {
+                return Err(Error::backend(
+                    "embedded",
+                    "an embedding reached the store without a place in the vector log",
+                ))
+            }
+            (Some(_), Some(slot)) => {
+                doc.add_u64(self.embedding_slot, slot);
                 let mut rest = activity.clone();
                 rest.take_embedding();
                 doc.add_text(self.source, to_json(&rest)?);
             }
-            None => doc.add_text(self.source, to_json(activity)?),
+            (None, _) => doc.add_text(self.source, to_json(activity)?),
         }
         Ok(doc)
     }
-}
-
-/// A vector as the bytes of its embedding column.
-fn vector_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Reads a vector back from its column bytes into `out`; `false` if the bytes are not whole
-/// `f32`s (a damaged store).
-pub(super) fn read_vector(bytes: &[u8], out: &mut Vec<f32>) -> bool {
-    out.clear();
-    let chunks = bytes.chunks_exact(4);
-    if !chunks.remainder().is_empty() {
-        return false;
-    }
-    out.extend(chunks.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-    true
 }
 
 /// The handles of the link index's fields.

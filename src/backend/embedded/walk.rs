@@ -113,7 +113,19 @@ fn run_with(
     };
     if let Some(vector) = &query.vector {
         let space = embeddings.ok_or(Error::EmbeddingsNotEnabled)?;
-        return nearest::nearest(searcher, fields, query, &vector.vector, space, &mut merge);
+        let log = fields
+            .vectors
+            .as_deref()
+            .ok_or(Error::EmbeddingsNotEnabled)?;
+        return nearest::nearest(
+            searcher,
+            fields,
+            query,
+            &vector.vector,
+            space,
+            log,
+            &mut merge,
+        );
     }
     let score = Score::new(query);
     match (&query.grouping, &score) {
@@ -1029,7 +1041,7 @@ mod tests {
         let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
         for activity in activities {
             writer
-                .add_document(fields.document(activity).unwrap())
+                .add_document(fields.document(activity, None).unwrap())
                 .unwrap();
         }
         writer.commit().unwrap();

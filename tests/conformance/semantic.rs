@@ -146,6 +146,30 @@ pub async fn nearest_within_the_network(store: &dyn Store) {
         ["m1", "m2"]
     );
 
+    // Filters narrow the competitors as on any feed: an entity, verbs, a time window.
+    let filtered = |adjust: fn(FeedQuery) -> elasticfeeds::Result<FeedQuery>| {
+        Raw(move |network: &_| {
+            adjust(FeedQuery::network(network).nearest(vec![1.0, 0.0, 0.0], 10)?)
+        })
+    };
+    for (adjust, expected) in [
+        (
+            (|q: FeedQuery| Ok(q.actor(elasticfeeds::EntityFilter::key("mark", "person")?)))
+                as fn(FeedQuery) -> elasticfeeds::Result<FeedQuery>,
+            vec!["m1", "m2", "m3"],
+        ),
+        (|q| q.verbs(["comment"]), vec!["w1"]),
+        (|q| q.since(at(2 * MIN)), vec!["m2", "m3"]),
+    ] {
+        let result = m.get_feeds("reader", &filtered(adjust)).await.unwrap().feed;
+        let found: Vec<&str> = result
+            .hits
+            .iter()
+            .map(|hit| hit.activity.id().unwrap())
+            .collect();
+        assert_eq!(found, expected);
+    }
+
     // Unfollowing leaves what the watch reaches; no links at all, no results.
     m.unfollow("reader", "mark").await.unwrap();
     assert_eq!(names(&nearest(&m, "reader", &huge).await), ["w1"]);

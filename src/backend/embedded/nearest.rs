@@ -16,7 +16,7 @@ use tantivy::{DocAddress, Searcher};
 use super::read::{load_activity, missing_vector};
 use super::schema::{feed, FeedFields};
 use super::vectors::{from_record, VectorLog};
-use super::walk::{backend, Candidate, Merge};
+use super::walk::{backend, link_weights, Candidate, Merge};
 use crate::embedding::EmbeddingSpace;
 use crate::error::Result;
 use crate::query::FeedQuery;
@@ -45,18 +45,22 @@ pub(super) fn nearest(
     let mut competitors = 0usize;
     let mut stored = Vec::with_capacity(space.dimensions());
     let scorer = space.scorer(vector);
+    let links = link_weights(searcher, fields, query)?;
     for cursor in &mut merge.cursors {
         let slots = cursor
             .reader()
             .fast_fields()
             .u64(feed::EMBEDDING_SLOT)
             .map_err(backend)?;
-        let mut entries: Vec<(u64, Candidate)> = Vec::new();
-        while let Some(candidate) = cursor.next_passing()? {
-            if let Some(slot) = slots.first(candidate.doc) {
-                entries.push((slot, candidate));
-            }
-        }
+        let candidates = match &links {
+            Some(links) => cursor.every_candidate(links)?,
+            None => std::iter::from_fn(|| cursor.next_passing().transpose())
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let mut entries: Vec<(u64, Candidate)> = candidates
+            .into_iter()
+            .filter_map(|candidate| Some((slots.first(candidate.doc)?, candidate)))
+            .collect();
         competitors += entries.len();
         // In slot order the log is read front to back, whatever order the activities were
         // published in.

@@ -18,10 +18,13 @@
 //! cargo run --release --example read_latency -- --activities 100000 --follows 500 --readers 250
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, TimeZone, Utc};
+use common::{parse_flags, quantile, value, walk_size, Rng, Zipf};
 use elasticfeeds::Aggregator;
 use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
 use elasticfeeds_aggregators::{
@@ -52,73 +55,24 @@ impl Args {
             dir: None,
             load: true,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let value = it.next().ok_or(format!("{flag} needs a value"))?;
-            let number = || value.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
-            match flag.as_str() {
-                "--activities" => args.activities = number()?,
-                "--actors" => args.actors = number()?,
-                "--readers" => args.readers = number()?,
-                "--follows" => args.follows = number()?,
-                "--seed" => args.seed = number()? as u64,
-                "--dir" => args.dir = Some(PathBuf::from(value)),
-                "--load" => args.load = value != "false",
-                other => return Err(format!("unknown flag {other}")),
+        parse_flags(|flag, text| {
+            match flag {
+                "--activities" => args.activities = value(flag, text)?,
+                "--actors" => args.actors = value(flag, text)?,
+                "--readers" => args.readers = value(flag, text)?,
+                "--follows" => args.follows = value(flag, text)?,
+                "--seed" => args.seed = value(flag, text)?,
+                "--dir" => args.dir = Some(PathBuf::from(text)),
+                "--load" => args.load = text != "false",
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         if args.follows > args.actors {
             return Err("--follows must not exceed --actors".into());
         }
         Ok(args)
     }
-}
-
-/// SplitMix64: a tiny deterministic generator, so a seed always gives the same network.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Samples ranks 0..n with probability proportional to 1 / (rank + 1)^exponent.
-struct Zipf(Vec<f64>);
-
-impl Zipf {
-    fn new(n: usize, exponent: f64) -> Zipf {
-        let mut total = 0.0;
-        let cumulative = (0..n)
-            .map(|rank| {
-                total += 1.0 / ((rank + 1) as f64).powf(exponent);
-                total
-            })
-            .collect::<Vec<_>>();
-        Zipf(cumulative.into_iter().map(|c| c / total).collect())
-    }
-
-    fn sample(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit();
-        self.0.partition_point(|c| *c < u).min(self.0.len() - 1)
-    }
-}
-
-fn quantile(sorted: &[StdDuration], q: f64) -> f64 {
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index].as_secs_f64() * 1e3
 }
 
 #[tokio::main]
@@ -370,19 +324,4 @@ async fn time_reads<A: Aggregator>(
     }
     samples.sort();
     Ok(samples)
-}
-
-fn walk_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => walk_size(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }

@@ -109,7 +109,8 @@ impl ManagerBuilder {
     /// [`embedding`](crate::embedding)). A new store records the space; a store without one
     /// records it now (unless opened read-only); a store that records another space is
     /// [`Error::EmbeddingSpaceMismatch`]. Without this call, a store uses the space it records,
-    /// if any.
+    /// if any. A read-only open knows the space recorded when it opened: one opened before a
+    /// writer first recorded a space must be opened again to search embeddings.
     pub fn embeddings(mut self, space: EmbeddingSpace) -> Self {
         self.embeddings = Some(space);
         self

@@ -594,12 +594,7 @@ impl FeedQuery {
                 reason: "an approximate search needs a vector: call nearest first".into(),
             });
         };
-        validate::size(
-            "vector candidates",
-            candidates,
-            self.page.size,
-            MAX_PAGE_SIZE,
-        )?;
+        check_candidates(candidates, self.page.size)?;
         vector.candidates = Some(candidates);
         Ok(self)
     }
@@ -724,12 +719,7 @@ impl FeedQuery {
         if let Some(vector) = &self.vector {
             crate::embedding::check_values("query vector", &vector.vector)?;
             if let Some(candidates) = vector.candidates {
-                validate::size(
-                    "vector candidates",
-                    candidates,
-                    self.page.size,
-                    MAX_PAGE_SIZE,
-                )?;
+                check_candidates(candidates, self.page.size)?;
             }
             if ranked
                 || self.order != Order::Desc
@@ -799,6 +789,11 @@ impl FeedQuery {
         }
         Ok(())
     }
+}
+
+/// An approximate search considers at least the `k` it returns, and at most the engines' limit.
+fn check_candidates(candidates: usize, k: usize) -> Result<()> {
+    validate::size("vector candidates", candidates, k, MAX_PAGE_SIZE)
 }
 
 impl GroupKey {

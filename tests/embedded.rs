@@ -164,6 +164,21 @@ mod store_format {
         path.to_str().expect("a UTF-8 temporary path")
     }
 
+    /// `actor` posted `id`, with this embedding.
+    fn embedded_post(id: &str, actor: &str, vector: &[f32]) -> elasticfeeds::Activity {
+        use elasticfeeds::{Activity, Actor, Object};
+        Activity::new(
+            "post",
+            Actor::new(actor, "person").unwrap(),
+            Object::new(id, "post").unwrap(),
+        )
+        .unwrap()
+        .with_id(id)
+        .unwrap()
+        .with_embedding(vector.to_vec())
+        .unwrap()
+    }
+
     async fn create(path: &std::path::Path) {
         let m = Manager::open(connection(path)).await.unwrap();
         m.follow("carlos", "mark").await.unwrap();
@@ -298,21 +313,10 @@ mod store_format {
     /// log as soon as the removal is acknowledged; the others stay as written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn removed_vectors_are_wiped() {
-        use elasticfeeds::{Activity, Actor, EmbeddingSpace, EntityKey, Object, Similarity};
+        use elasticfeeds::{EmbeddingSpace, EntityKey, Similarity};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let post = |id: &str, actor: &str, vector: [f32; 2]| {
-            Activity::new(
-                "post",
-                Actor::new(actor, "person").unwrap(),
-                Object::new(id, "post").unwrap(),
-            )
-            .unwrap()
-            .with_id(id)
-            .unwrap()
-            .with_embedding(vector.to_vec())
-            .unwrap()
-        };
+        let post = |id: &str, actor: &str, vector: [f32; 2]| embedded_post(id, actor, &vector);
         let m = Manager::builder(connection(&path))
             .embeddings(EmbeddingSpace::new(2, Similarity::L2Norm).unwrap())
             .open()
@@ -381,22 +385,11 @@ mod store_format {
     /// to: the next writer starts after it, and every vector reads back exactly.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_torn_vector_log_tail_is_skipped() {
-        use elasticfeeds::{Activity, Actor, EmbeddingSpace, Object, Similarity};
+        use elasticfeeds::{EmbeddingSpace, Similarity};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let space = EmbeddingSpace::new(2, Similarity::L2Norm).unwrap();
-        let post = |id: &str, vector: [f32; 2]| {
-            Activity::new(
-                "post",
-                Actor::new("mark", "person").unwrap(),
-                Object::new(id, "post").unwrap(),
-            )
-            .unwrap()
-            .with_id(id)
-            .unwrap()
-            .with_embedding(vector.to_vec())
-            .unwrap()
-        };
+        let post = |id: &str, vector: [f32; 2]| embedded_post(id, "mark", &vector);
         let m = Manager::builder(connection(&path))
             .embeddings(space)
             .open()
@@ -433,7 +426,7 @@ mod store_format {
     /// the space in the metadata file; all survive tantivy's merge of many small segments.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn embeddings_survive_segment_merges() {
-        use elasticfeeds::{Activity, Actor, EmbeddingSpace, Object, Similarity};
+        use elasticfeeds::{EmbeddingSpace, Similarity};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let space = EmbeddingSpace::new(2, Similarity::L2Norm).unwrap();
@@ -444,16 +437,7 @@ mod store_format {
             .unwrap();
         let commits = 16;
         for i in 0..commits {
-            let post = Activity::new(
-                "post",
-                Actor::new("mark", "person").unwrap(),
-                Object::new(&format!("p{i}"), "post").unwrap(),
-            )
-            .unwrap()
-            .with_id(&format!("p{i}"))
-            .unwrap()
-            .with_embedding(vec![i as f32, -(i as f32)])
-            .unwrap();
+            let post = embedded_post(&format!("p{i}"), "mark", &[i as f32, -(i as f32)]);
             m.add_activity(post).await.unwrap();
         }
         // Closing waits for the merges the commits started.

@@ -74,9 +74,24 @@ impl Similarity {
 /// it the first time; opening it later with another space is
 /// [`Error::EmbeddingSpaceMismatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "SpaceDoc")]
 pub struct EmbeddingSpace {
     dimensions: usize,
     similarity: Similarity,
+}
+
+/// The serialised form, checked by [`EmbeddingSpace::new`] when read back.
+#[derive(Deserialize)]
+struct SpaceDoc {
+    dimensions: usize,
+    similarity: Similarity,
+}
+
+impl TryFrom<SpaceDoc> for EmbeddingSpace {
+    type Error = Error;
+    fn try_from(doc: SpaceDoc) -> Result<Self> {
+        EmbeddingSpace::new(doc.dimensions, doc.similarity)
+    }
 }
 
 impl EmbeddingSpace {
@@ -314,6 +329,23 @@ mod tests {
         let l2 = EmbeddingSpace::new(2, Similarity::L2Norm).unwrap();
         l2.check("embedding", &[0.0, 0.0]).unwrap();
         assert!(EmbeddingSpace::new(0, Similarity::Cosine).is_err());
+        // Deserialising checks the same limits.
+        for bad in [
+            r#"{"dimensions": 0, "similarity": "cosine"}"#,
+            r#"{"dimensions": 4097, "similarity": "l2_norm"}"#,
+            r#"{"dimensions": 18446744073709551615, "similarity": "dot_product"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<EmbeddingSpace>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let space: EmbeddingSpace =
+            serde_json::from_str(r#"{"dimensions": 3, "similarity": "dot_product"}"#).unwrap();
+        assert_eq!(
+            space,
+            EmbeddingSpace::new(3, Similarity::DotProduct).unwrap()
+        );
         assert!(EmbeddingSpace::new(MAX_DIMENSIONS + 1, Similarity::Cosine).is_err());
     }
 }

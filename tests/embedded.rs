@@ -309,10 +309,11 @@ mod store_format {
             assert_err!(Manager::open(bad).await, Error::InvalidConnection { .. });
         }
     }
-    /// A removed, replaced or erased activity's vector is overwritten with zeros in the vector
-    /// log as soon as the removal is acknowledged; the others stay as written.
+    /// A removed, replaced or erased activity's vector is never read again. Its record stays in
+    /// the vector log as written (records are never changed in place, since other readers may
+    /// be scoring them), so the log grows by one record per embedding written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn removed_vectors_are_wiped() {
+    async fn removed_vectors_are_never_read() {
         use elasticfeeds::{EmbeddingSpace, EntityKey, Similarity};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
@@ -359,13 +360,13 @@ mod store_format {
         assert_eq!(
             records,
             [
-                [0.0, 0.0],
-                [0.0, 0.0],
+                [1.0, 2.0],
+                [3.0, 4.0],
                 [5.0, 6.0],
                 [7.0, 8.0],
-                [0.0, 0.0],
+                [9.0, 10.0],
                 [11.0, 12.0],
-                [0.0, 0.0],
+                [1.0, 1.0],
                 [2.0, 2.0],
             ]
         );

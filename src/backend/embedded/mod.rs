@@ -282,7 +282,6 @@ impl EmbeddedBackend {
                 commits: Arc::clone(&commits),
                 stale: [false; 2],
                 next_slot,
-                unwiped: Vec::new(),
             };
             let (queue, receiver) = mpsc::channel();
             let thread = std::thread::Builder::new()
@@ -584,7 +583,8 @@ fn write_meta(path: &Path, meta: &StoreMeta) -> Result<()> {
     let mut file = fs::File::create(&temporary).map_err(io)?;
     std::io::Write::write_all(&mut file, &json).map_err(io)?;
     file.sync_all().map_err(io)?;
-    fs::rename(&temporary, path.join(META_FILE)).map_err(io)
+    fs::rename(&temporary, path.join(META_FILE)).map_err(io)?;
+    vectors::sync_dir(path).map_err(io)
 }
 
 fn backend(e: TantivyError) -> Error {

@@ -13,7 +13,7 @@
 
 use tantivy::{DocAddress, Searcher};
 
-use super::read::{load_activity, missing_vector};
+use super::read::{damaged_vector, load_activity};
 use super::schema::{feed, FeedFields};
 use super::vectors::{from_record, VectorLog};
 use super::walk::{backend, link_weights, Candidate, Merge};
@@ -72,9 +72,14 @@ pub(super) fn nearest(
         let view = log.view(last)?;
         let mut scores = Vec::with_capacity(entries.len());
         for (slot, _) in &entries {
-            let record = log.record(&view, *slot).ok_or_else(missing_vector)?;
+            let record = log.record(&view, *slot).ok_or_else(damaged_vector)?;
             from_record(record, &mut stored);
-            scores.push(scorer.score(&stored));
+            let score = scorer.score(&stored);
+            // Only a damaged record can score NaN: every stored vector was checked.
+            if !score.is_finite() {
+                return Err(damaged_vector());
+            }
+            scores.push(score);
         }
         let mut segment: Vec<(f64, Candidate)> = scores
             .into_iter()

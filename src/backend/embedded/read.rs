@@ -150,7 +150,7 @@ pub(super) fn load_activity(
             .map_err(backend)?;
         if let Some(slot) = slots.first(address.doc_id) {
             let view = log.view(slot)?;
-            let record = log.record(&view, slot).ok_or_else(missing_vector)?;
+            let record = log.record(&view, slot).ok_or_else(damaged_vector)?;
             let mut vector = Vec::new();
             from_record(record, &mut vector);
             activity.set_embedding(vector);
@@ -159,11 +159,12 @@ pub(super) fn load_activity(
     Ok(activity)
 }
 
-/// A slot that points past the end of the vector log: the store's files are damaged.
-pub(super) fn missing_vector() -> Error {
+/// A slot past the end of the vector log, or a record that cannot be a stored vector: the
+/// store's files are damaged.
+pub(super) fn damaged_vector() -> Error {
     Error::backend(
         "embedded",
-        "an activity's embedding is missing from the vector log",
+        "an activity's embedding is missing from the vector log or damaged",
     )
 }
 

@@ -13,11 +13,11 @@
 //! leaves records nobody refers to; they are skipped, never reused (the next slot starts after the
 //! file's end, rounded up to a whole record).
 //!
-//! **Removal.** When an activity is removed or replaced (or its actor erased), its record is
-//! overwritten with zeros once the commit that removes it has succeeded, so a removed vector does
-//! not stay readable on disk. (A crash between that commit and the wipe leaves the record as it
-//! was; nothing refers to it.) The space is not reclaimed: the file grows by one record per
-//! embedding written.
+//! **Removal.** A removed or replaced activity's record stays in the file, referred to by nothing
+//! and never read again (as a removed activity's document stays in its tantivy segment until a
+//! merge rewrites it). Records are never changed in place: a reader in this or another process
+//! may be scoring them at any time. The log is not compacted yet, so it grows by one record per
+//! embedding written, and a removed vector's bytes stay on disk until the store is rebuilt.
 //!
 //! **Readers** map the file through tantivy's `MmapDirectory` (no unsafe code here) and map it
 //! again, larger, when they meet a slot past the end of their map: another process, or this
@@ -88,6 +88,7 @@ impl VectorLog {
         let file = if read_only {
             None
         } else {
+            let created = !path.exists();
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -95,6 +96,10 @@ impl VectorLog {
                 .truncate(false)
                 .open(&path)
                 .map_err(io)?;
+            if created {
+                // Commits will refer into it: its directory entry must outlive a power cut.
+                sync_dir(dir).map_err(io)?;
+            }
             Some(file)
         };
         let log = VectorLog {
@@ -151,39 +156,6 @@ impl VectorLog {
         }
     }
 
-    /// Overwrites these records with zeros and makes that durable.
-    pub(super) fn wipe(&self, slots: &[u64]) -> Result<()> {
-        let zeros = vec![0u8; self.record];
-        match &self.storage {
-            Storage::Disk { file, .. } => {
-                let io = |e: std::io::Error| Error::backend("embedded", e);
-                let mut guard = file.lock().map_err(|_| poisoned())?;
-                let file = guard.as_mut().ok_or(Error::ReadOnly)?;
-                for slot in slots {
-                    file.seek(SeekFrom::Start(slot * self.record as u64))
-                        .map_err(io)?;
-                    file.write_all(&zeros).map_err(io)?;
-                }
-                file.sync_data().map_err(io)
-            }
-            Storage::Memory(buffer) => {
-                let mut buffer = buffer.write().map_err(|_| poisoned())?;
-                for slot in slots {
-                    let start = *slot as usize * self.record;
-                    if let Some(record) = buffer.get_mut(start..start + self.record) {
-                        record.fill(0);
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Bytes per record.
-    pub(super) fn record_len(&self) -> usize {
-        self.record
-    }
-
     /// A view that holds every record up to `slot` if the log has it.
     pub(super) fn view(&self, slot: u64) -> Result<View<'_>> {
         match &self.storage {
@@ -226,6 +198,16 @@ impl VectorLog {
         *map.write().map_err(|_| poisoned())? = bytes.clone();
         Ok(bytes)
     }
+}
+
+/// Makes a directory's entries (a file created or renamed in it) durable. Only Unix can open a
+/// directory to sync it; elsewhere this relies on the file system's own ordering.
+pub(super) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// A vector as the bytes of its record.

@@ -177,9 +177,6 @@ struct Plan {
     after: Option<(i64, String)>,
     /// Documents a scan reads per segment before handing over to posting lists.
     scan_budget: u32,
-    /// A scan goes on past its budget while at least one document in this many passed its
-    /// pre-filter.
-    dense_scan: u32,
 }
 
 impl Plan {
@@ -195,14 +192,6 @@ impl Plan {
             before: None,
             after: None,
             scan_budget: SCAN_BUDGET,
-            // A vector query reads every candidate, so only the cost per document counts: a
-            // scan (tens of nanoseconds a document at a million documents) against the posting
-            // union (about a microsecond a match).
-            dense_scan: if query.vector.is_some() {
-                VECTOR_DENSE_SCAN
-            } else {
-                DENSE_SCAN
-            },
         };
         if let Some(until) = query.filter.until {
             plan.max_ms = until.timestamp_millis() - 1;
@@ -471,10 +460,6 @@ const SCAN_BUDGET: u32 = 8_192;
 /// pre-filter in the last budget (the break-even of a scan against the posting union).
 const DENSE_SCAN: u32 = 128;
 
-/// [`DENSE_SCAN`] for walks that read every candidate (vector queries), measured on 1 million
-/// activities: scanning costs about 80 ns a document, the posting union about 1 µs a match.
-const VECTOR_DENSE_SCAN: u32 = 8;
-
 /// Where a cursor's documents come from.
 enum Docs {
     /// Every document in doc order (newest first) from `next`, pre-filtered by term hashes;
@@ -505,8 +490,6 @@ pub(super) struct Cursor {
     older: bool,
     /// Documents a scan reads before it decides whether to go on.
     scan_budget: u32,
-    /// See [`Plan::dense_scan`].
-    dense_scan: u32,
     min_ms: i64,
     /// Highest `published` (inclusive) a result may have.
     max_ms: i64,
@@ -578,7 +561,6 @@ impl Cursor {
             exhausted: false,
             older: plan.older,
             scan_budget: plan.scan_budget,
-            dense_scan: plan.dense_scan,
             min_ms: plan.min_ms,
             max_ms: plan.max_ms,
             before: plan.before.clone(),
@@ -616,7 +598,7 @@ impl Cursor {
                     // active accounts) scans on: a scan costs a few nanoseconds a document, the
                     // posting union about a microsecond a match. A sparse one continues from
                     // here on the posting lists.
-                    if self.scan_budget > 0 && *reached >= self.scan_budget / self.dense_scan {
+                    if self.scan_budget > 0 && *reached >= self.scan_budget / DENSE_SCAN {
                         *left = self.scan_budget;
                         *reached = 0;
                         continue;

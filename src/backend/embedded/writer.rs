@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc};
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
 use tokio::sync::oneshot;
 
-use super::schema::{self, entity_term, from_source, link_target_term, FeedFields, LinkFields};
+use super::schema::{entity_term, from_source, link_target_term, FeedFields, LinkFields};
 use super::vectors::to_record;
 use crate::activity::{Activity, EntityKey};
 use crate::backend::Erased;
@@ -99,9 +99,6 @@ pub(super) struct Writer {
     pub(super) stale: [bool; 2],
     /// The next free slot of the vector log (slots of a failed commit are never reused).
     pub(super) next_slot: u64,
-    /// Vector log records of removed activities still to be wiped (a wipe failed; retried after
-    /// the next commit).
-    pub(super) unwiped: Vec<u64>,
 }
 
 /// What the current batch changed and has not committed yet.
@@ -117,10 +114,6 @@ struct Batch {
     /// synced before the feeds commit that refers to them.
     vector_records: Vec<u8>,
     first_slot: Option<u64>,
-    /// The slot of each activity written in this batch, by id.
-    pending_slots: HashMap<String, u64>,
-    /// Committed records of activities this batch removes or replaces: wiped once it commits.
-    wipe: Vec<u64>,
     /// Each answer, with the indices its write touched (feeds, network).
     replies: Vec<(Reply, [bool; 2])>,
     /// Set when the engine failed half-way through applying a write: nothing of the batch may
@@ -164,7 +157,6 @@ impl Writer {
     /// stays done, and the caller is told the erase failed; erasing again completes it.)
     fn commit(&mut self, batch: &mut Batch) {
         let mut failures: [Option<String>; 2] = [None, None];
-        let mut committed = [false; 2];
         for (i, (dirty, writer, reader)) in [
             (batch.feeds_dirty, &mut self.feeds, &self.feeds_reader),
             (batch.network_dirty, &mut self.network, &self.network_reader),
@@ -195,7 +187,6 @@ impl Writer {
                 failures[i] = Some(e.to_string());
                 continue;
             }
-            committed[i] = true;
             if let Err(e) = reader.reload() {
                 // Committed but not visible: the caller is told it failed (a write is
                 // acknowledged only once readable), and the reader is reloaded before the
@@ -204,9 +195,6 @@ impl Writer {
                 failures[i] = Some(format!("committed, but the reader did not reload: {e}"));
             }
         }
-        if committed[0] {
-            self.wipe_removed(&mut batch.wipe);
-        }
         for (reply, touched) in batch.replies.drain(..) {
             let failure = (0..2)
                 .filter(|i| touched[*i])
@@ -214,72 +202,6 @@ impl Writer {
             reply(failure);
         }
         *batch = Batch::default();
-    }
-
-    /// Wipes the vector records of activities a successful commit removed. The removal stands
-    /// whatever happens here; a failed wipe is retried after the next commit.
-    fn wipe_removed(&mut self, removed: &mut Vec<u64>) {
-        let Some(log) = &self.feed_fields.vectors else {
-            return;
-        };
-        self.unwiped.append(removed);
-        if self.unwiped.is_empty() {
-            return;
-        }
-        self.unwiped.sort_unstable();
-        self.unwiped.dedup();
-        if log.wipe(&self.unwiped).is_ok() {
-            self.unwiped.clear();
-        }
-    }
-
-    /// Forgets the vector of activity `id`, about to be removed or replaced: zeroes it in this
-    /// batch's records if this batch wrote it, and schedules the wipe of a committed one.
-    /// `committed` says whether a committed activity with this id may exist.
-    fn forget_vector(&self, id: &str, committed: bool, batch: &mut Batch) -> Result<()> {
-        let Some(log) = &self.feed_fields.vectors else {
-            return Ok(());
-        };
-        if let (Some(slot), Some(first)) = (batch.pending_slots.remove(id), batch.first_slot) {
-            let start = (slot - first) as usize * log.record_len();
-            if let Some(record) = batch
-                .vector_records
-                .get_mut(start..start + log.record_len())
-            {
-                record.fill(0);
-            }
-        }
-        if committed && !batch.activities.contains_key(id) {
-            let term = Term::from_field_text(self.feed_fields.id, id);
-            batch
-                .wipe
-                .extend(self.committed_slots(&self.feeds_reader.searcher(), term)?);
-        }
-        Ok(())
-    }
-
-    /// The vector log slots of the committed activities with this term.
-    fn committed_slots(&self, searcher: &Searcher, term: Term) -> Result<Vec<u64>> {
-        let weight = TermQuery::new(term, IndexRecordOption::Basic)
-            .weight(EnableScoring::disabled_from_searcher(searcher))
-            .map_err(backend)?;
-        let mut slots = Vec::new();
-        for reader in searcher.segment_readers() {
-            let column = reader
-                .fast_fields()
-                .u64(schema::feed::EMBEDDING_SLOT)
-                .map_err(backend)?;
-            let alive = reader.alive_bitset();
-            let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
-            let mut doc = scorer.doc();
-            while doc != tantivy::TERMINATED {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    slots.extend(column.first(doc));
-                }
-                doc = scorer.advance();
-            }
-        }
-        Ok(slots)
     }
 
     /// Reloads readers left stale by a failed reload, so no decision rests on an old view.
@@ -350,7 +272,6 @@ impl Writer {
                     None => self.stored_actor(&searcher, &id)?,
                 },
             };
-            let replaces = stored.is_some();
             if let Some(stored) = stored.filter(|stored| *stored != actor) {
                 results.push(Err(Error::ActivityConflict {
                     id,
@@ -359,16 +280,11 @@ impl Writer {
                 }));
                 continue;
             }
-            if replaces {
-                // A replacement: the vector it had goes.
-                self.forget_vector(&id, true, batch)?;
-            }
             let slot = match (activity.embedding(), &self.feed_fields.vectors) {
                 (Some(embedding), Some(_)) => {
                     let slot = self.next_slot;
                     self.next_slot += 1;
                     batch.first_slot.get_or_insert(slot);
-                    batch.pending_slots.insert(id.clone(), slot);
                     to_record(embedding, &mut batch.vector_records);
                     Some(slot)
                 }
@@ -418,7 +334,6 @@ impl Writer {
                 .is_some(),
         };
         if exists {
-            self.forget_vector(id, true, batch)?;
             self.feeds
                 .delete_term(Term::from_field_text(self.feed_fields.id, id));
             batch.activities.insert(id.to_owned(), None);
@@ -466,13 +381,6 @@ impl Writer {
             .searcher()
             .search(&either, &Count)
             .map_err(backend)?;
-        // The batch holds nothing else (erasing commits before and after), so every vector
-        // of the actor is committed.
-        if self.feed_fields.vectors.is_some() {
-            let slots =
-                self.committed_slots(&self.feeds_reader.searcher(), activity_term.clone())?;
-            batch.wipe.extend(slots);
-        }
         self.feeds.delete_term(activity_term);
         for term in terms {
             self.network.delete_term(term);

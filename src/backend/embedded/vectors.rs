@@ -149,8 +149,12 @@ impl VectorLog {
             }
             Storage::Memory(buffer) => {
                 let mut buffer = buffer.write().map_err(|_| poisoned())?;
-                buffer.resize(offset as usize, 0);
-                buffer.extend_from_slice(records);
+                let (start, end) = (offset as usize, offset as usize + records.len());
+                if buffer.len() < end {
+                    // Slots of a batch that never committed stay zero-filled gaps.
+                    buffer.resize(end, 0);
+                }
+                buffer[start..end].copy_from_slice(records);
                 Ok(())
             }
         }

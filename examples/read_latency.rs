@@ -20,11 +20,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, TimeZone, Utc};
-use common::{parse_flags, quantile, value, walk_size, Rng, Zipf};
+use common::{parse_flags, quantile, walk_size, NetworkFlags, Rng, Zipf};
 use elasticfeeds::Aggregator;
 use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
 use elasticfeeds_aggregators::{
@@ -32,52 +31,16 @@ use elasticfeeds_aggregators::{
     YearMonthType,
 };
 
-struct Args {
-    activities: usize,
-    actors: usize,
-    readers: usize,
-    follows: usize,
-    seed: u64,
-    dir: Option<PathBuf>,
-    /// Load the generated network first (`--load false` reads a store loaded by an earlier run
-    /// with the same flags).
-    load: bool,
-}
-
-impl Args {
-    fn parse() -> std::result::Result<Args, String> {
-        let mut args = Args {
-            activities: 100_000,
-            actors: 20_000,
-            readers: 250,
-            follows: 500,
-            seed: 42,
-            dir: None,
-            load: true,
-        };
-        parse_flags(|flag, text| {
-            match flag {
-                "--activities" => args.activities = value(flag, text)?,
-                "--actors" => args.actors = value(flag, text)?,
-                "--readers" => args.readers = value(flag, text)?,
-                "--follows" => args.follows = value(flag, text)?,
-                "--seed" => args.seed = value(flag, text)?,
-                "--dir" => args.dir = Some(PathBuf::from(text)),
-                "--load" => args.load = text != "false",
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        if args.follows > args.actors {
-            return Err("--follows must not exceed --actors".into());
-        }
-        Ok(args)
-    }
+fn parse_args() -> std::result::Result<NetworkFlags, String> {
+    let mut args = NetworkFlags::new(100_000, 250, 500);
+    parse_flags(|flag, text| args.take(flag, text))?;
+    args.check()?;
+    Ok(args)
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse().map_err(|reason| Error::InvalidQuery { reason })?;
+    let args = parse_args().map_err(|reason| Error::InvalidQuery { reason })?;
     let scratch = tempfile::tempdir().map_err(|e| Error::backend("example", e))?;
     let dir = args
         .dir
@@ -90,11 +53,6 @@ async fn main() -> Result<()> {
     let at = |rng: &mut Rng| end - Duration::milliseconds(rng.below(span_ms) as i64);
 
     // # Load
-    if !args.load && args.dir.is_none() {
-        return Err(Error::InvalidQuery {
-            reason: "--load false needs --dir with a store loaded before".into(),
-        });
-    }
     let manager = Manager::open(&path).await?;
     let posting = Zipf::new(args.actors, 1.1);
     let verbs = [("post", 60), ("like", 25), ("comment", 10), ("share", 5)];

@@ -25,68 +25,41 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
-use common::{parse_flags, quantile, value, walk_size, Rng, Zipf};
+use common::{parse_flags, quantile, value, walk_size, NetworkFlags, Rng, Zipf};
 use elasticfeeds::{
     Activity, Actor, EmbeddingSpace, Error, Link, LinkTarget, Manager, Object, Result, Similarity,
 };
 use elasticfeeds_aggregators::Semantic;
 
 struct Args {
-    activities: usize,
-    actors: usize,
-    readers: usize,
-    follows: usize,
+    net: NetworkFlags,
     dimensions: usize,
     k: usize,
     /// The Zipf exponent of follow choice: 0.8 favours popular accounts, 0 picks uniformly.
     popularity: f64,
-    seed: u64,
-    dir: Option<PathBuf>,
-    /// Write the generated network (`--load false` replays the generator and reads a store
-    /// loaded by an earlier run with the same flags).
-    load: bool,
 }
 
 impl Args {
     fn parse() -> std::result::Result<Args, String> {
         let mut args = Args {
-            activities: 1_000_000,
-            actors: 20_000,
-            readers: 50,
-            follows: 1_000,
+            net: NetworkFlags::new(1_000_000, 50, 1_000),
             dimensions: 384,
             k: 20,
             popularity: 0.8,
-            seed: 42,
-            dir: None,
-            load: true,
         };
         parse_flags(|flag, text| {
             match flag {
-                "--activities" => args.activities = value(flag, text)?,
-                "--actors" => args.actors = value(flag, text)?,
-                "--readers" => args.readers = value(flag, text)?,
-                "--follows" => args.follows = value(flag, text)?,
                 "--dimensions" => args.dimensions = value(flag, text)?,
                 "--k" => args.k = value(flag, text)?,
                 "--popularity" => args.popularity = value(flag, text)?,
-                "--seed" => args.seed = value(flag, text)?,
-                "--dir" => args.dir = Some(PathBuf::from(text)),
-                "--load" => args.load = text != "false",
-                _ => return Ok(false),
+                _ => return args.net.take(flag, text),
             }
             Ok(true)
         })?;
-        if args.follows > args.actors {
-            return Err("--follows must not exceed --actors".into());
-        }
-        if !args.load && args.dir.is_none() {
-            return Err("--load false needs --dir with a store loaded before".into());
-        }
+        args.net.check()?;
         Ok(args)
     }
 }
@@ -103,24 +76,25 @@ async fn main() -> Result<()> {
     let args = Args::parse().map_err(|reason| Error::InvalidQuery { reason })?;
     let scratch = tempfile::tempdir().map_err(|e| Error::backend("example", e))?;
     let dir = args
+        .net
         .dir
         .clone()
         .unwrap_or_else(|| scratch.path().join("store"));
     let path = dir.to_string_lossy().into_owned();
     let space = EmbeddingSpace::new(args.dimensions, Similarity::Cosine)?;
-    let mut rng = Rng(args.seed);
+    let mut rng = Rng(args.net.seed);
     let end = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let span_ms = Duration::days(730).num_milliseconds() as u64;
 
     // # Load
     let manager = Manager::builder(&path).embeddings(space).open().await?;
-    let write = args.load;
-    let posting = Zipf::new(args.actors, 1.1);
+    let write = args.net.load;
+    let posting = Zipf::new(args.net.actors, 1.1);
     // Each actor's publication times (ms before `end`), to count what a reader's links reach.
-    let mut published_by: Vec<Vec<u64>> = vec![Vec::new(); args.actors];
+    let mut published_by: Vec<Vec<u64>> = vec![Vec::new(); args.net.actors];
     let started = Instant::now();
     let mut batch = Vec::with_capacity(10_000);
-    for n in 0..args.activities {
+    for n in 0..args.net.activities {
         let actor = posting.sample(&mut rng);
         let ago = rng.below(span_ms);
         published_by[actor].push(ago);
@@ -136,7 +110,7 @@ async fn main() -> Result<()> {
         .published_at(end - Duration::milliseconds(ago as i64))?
         .with_embedding(embedding)?;
         batch.push(activity);
-        if batch.len() == 10_000 || n + 1 == args.activities {
+        if batch.len() == 10_000 || n + 1 == args.net.activities {
             for result in manager.add_activities(std::mem::take(&mut batch)).await? {
                 result?;
             }
@@ -147,15 +121,15 @@ async fn main() -> Result<()> {
         times.sort_unstable();
     }
 
-    let popularity = Zipf::new(args.actors, args.popularity);
-    let mut reached = Vec::with_capacity(args.readers);
-    for reader in 0..args.readers {
+    let popularity = Zipf::new(args.net.actors, args.popularity);
+    let mut reached = Vec::with_capacity(args.net.readers);
+    for reader in 0..args.net.readers {
         // Ordered, so a seed always gives the same links.
         let mut chosen = std::collections::BTreeSet::new();
-        while chosen.len() < args.follows {
+        while chosen.len() < args.net.follows {
             chosen.insert(popularity.sample(&mut rng));
         }
-        let mut links = Vec::with_capacity(args.follows);
+        let mut links = Vec::with_capacity(args.net.follows);
         let mut count = 0usize;
         for actor in chosen {
             let ago = rng.below(span_ms);
@@ -183,7 +157,7 @@ async fn main() -> Result<()> {
     // # Read, in a fresh Manager on the same directory
     let manager = Manager::open(&path).await?;
     let mut first = None;
-    let mut network = Vec::with_capacity(args.readers);
+    let mut network = Vec::with_capacity(args.net.readers);
     for (reader, reached) in reached.iter().enumerate() {
         let feed = Semantic::new(unit_vector(&mut rng, args.dimensions))?.k(args.k)?;
         let started = Instant::now();
@@ -219,16 +193,16 @@ async fn main() -> Result<()> {
     println!("| cores | {cores} |");
     println!(
         "| activities x dimensions | {} x {} |",
-        args.activities, args.dimensions
+        args.net.activities, args.dimensions
     );
     println!(
         "| readers x follows (popularity exponent), k | {} x {} ({}), {} |",
-        args.readers, args.follows, args.popularity, args.k
+        args.net.readers, args.net.follows, args.popularity, args.k
     );
-    if args.load {
+    if args.net.load {
         println!(
             "| ingest (activities/s, commits included) | {:.0} |",
-            args.activities as f64 / ingest.as_secs_f64()
+            args.net.activities as f64 / ingest.as_secs_f64()
         );
     }
     println!(

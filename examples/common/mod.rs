@@ -2,8 +2,63 @@
 //! the numbers they report.
 
 use std::fmt::Display;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The flags every benchmark takes: the generated network, and where its store lives.
+pub(crate) struct NetworkFlags {
+    pub(crate) activities: usize,
+    pub(crate) actors: usize,
+    pub(crate) readers: usize,
+    pub(crate) follows: usize,
+    pub(crate) seed: u64,
+    pub(crate) dir: Option<PathBuf>,
+    /// Load the generated network first (`--load false` reads a store loaded by an earlier run
+    /// with the same flags).
+    pub(crate) load: bool,
+}
+
+impl NetworkFlags {
+    /// These sizes, seed 42, a temporary store, loaded.
+    pub(crate) fn new(activities: usize, readers: usize, follows: usize) -> Self {
+        NetworkFlags {
+            activities,
+            actors: 20_000,
+            readers,
+            follows,
+            seed: 42,
+            dir: None,
+            load: true,
+        }
+    }
+
+    /// Takes `flag` if it is one of these (`Ok(false)` otherwise).
+    pub(crate) fn take(&mut self, flag: &str, text: &str) -> Result<bool, String> {
+        match flag {
+            "--activities" => self.activities = value(flag, text)?,
+            "--actors" => self.actors = value(flag, text)?,
+            "--readers" => self.readers = value(flag, text)?,
+            "--follows" => self.follows = value(flag, text)?,
+            "--seed" => self.seed = value(flag, text)?,
+            "--dir" => self.dir = Some(PathBuf::from(text)),
+            "--load" => self.load = text != "false",
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Checks the flags together.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.follows > self.actors {
+            return Err("--follows must not exceed --actors".into());
+        }
+        if !self.load && self.dir.is_none() {
+            return Err("--load false needs --dir with a store loaded before".into());
+        }
+        Ok(())
+    }
+}
 
 /// Reads the command line's `--flag value` pairs and hands each to `set`, which answers
 /// `Ok(false)` for a flag it does not take.

@@ -192,41 +192,31 @@ impl Scorer<'_> {
 
 const LANES: usize = 8;
 
-fn dot(a: &[f32], b: &[f32]) -> f64 {
+/// Sums `term(a[i], b[i])` over both vectors, in `f64`, over `LANES` partial sums.
+fn lane_sum(a: &[f32], b: &[f32], term: impl Fn(f64, f64) -> f64) -> f64 {
     let mut lanes = [0.0f64; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let mut total: f64 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .map(|(x, y)| term(f64::from(*x), f64::from(*y)))
         .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..LANES {
-            lanes[i] += f64::from(x[i]) * f64::from(y[i]);
+            lanes[i] += term(f64::from(x[i]), f64::from(y[i]));
         }
     }
     total += lanes.iter().sum::<f64>();
     total
 }
 
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    lane_sum(a, b, |x, y| x * y)
+}
+
 fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let mut total: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
-            let d = f64::from(x[i]) - f64::from(y[i]);
-            lanes[i] += d * d;
-        }
-    }
-    total += lanes.iter().sum::<f64>();
-    total
+    lane_sum(a, b, |x, y| (x - y) * (x - y))
 }
 
 fn sum_of_squares(a: &[f32]) -> f64 {

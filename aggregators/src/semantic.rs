@@ -132,8 +132,9 @@ impl Semantic {
 
     fn check_candidates(&self, k: usize, candidates: Option<usize>) -> Result<()> {
         if let Some(candidates) = candidates {
+            // The core's range check; the vector itself was checked by `new`.
             FeedQuery::all()
-                .nearest(self.vector.clone(), k)?
+                .nearest(vec![1.0], k)?
                 .approximate(candidates)?;
         }
         Ok(())

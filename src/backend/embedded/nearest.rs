@@ -70,22 +70,19 @@ pub(super) fn nearest(
         };
         // One view for the whole segment, mapped again at most once.
         let view = log.view(last)?;
-        let mut scores = Vec::with_capacity(entries.len());
-        for (slot, _) in &entries {
-            let record = log.record(&view, *slot).ok_or_else(damaged_vector)?;
-            from_record(record, &mut stored);
-            let score = scorer.score(&stored);
-            // Only a damaged record can score NaN: every stored vector was checked.
-            if !score.is_finite() {
-                return Err(damaged_vector());
-            }
-            scores.push(score);
-        }
-        let mut segment: Vec<(f64, Candidate)> = scores
+        let mut segment = entries
             .into_iter()
-            .zip(entries)
-            .map(|(score, (_, candidate))| (score, candidate))
-            .collect();
+            .map(|(slot, candidate)| {
+                let record = log.record(&view, slot).ok_or_else(damaged_vector)?;
+                from_record(record, &mut stored);
+                let score = scorer.score(&stored);
+                // Only a damaged record can score NaN: every stored vector was checked.
+                if !score.is_finite() {
+                    return Err(damaged_vector());
+                }
+                Ok((score, candidate))
+            })
+            .collect::<Result<Vec<(f64, Candidate)>>>()?;
         // Within a segment, id ordinals sort as the ids do.
         let order = |a: &(f64, Candidate), b: &(f64, Candidate)| {
             b.0.total_cmp(&a.0)

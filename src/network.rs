@@ -197,6 +197,21 @@ impl Link {
         Ok(Self::from_key(LinkKey::new(user, link_type, target)?))
     }
 
+    /// A link as a backend stored it: its parts were checked when it was written.
+    pub(crate) fn stored(
+        key: LinkKey,
+        linked: DateTime<Utc>,
+        weight: f64,
+        extra: Option<Map<String, Value>>,
+    ) -> Self {
+        Link {
+            key,
+            linked,
+            weight,
+            extra,
+        }
+    }
+
     /// A link made now, with weight 1, from an identity.
     pub fn from_key(key: LinkKey) -> Self {
         Link {

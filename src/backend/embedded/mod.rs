@@ -19,6 +19,7 @@ mod nearest;
 mod rank;
 mod read;
 mod schema;
+mod segment_cache;
 mod vectors;
 mod walk;
 mod writer;
@@ -52,8 +53,9 @@ use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
 /// The store format this build reads and writes (5: activities refer to their embedding in the
-/// vector log, and the metadata may record an embedding space).
-pub const FORMAT_VERSION: u32 = 5;
+/// vector log, and the metadata may record an embedding space; 6: every part of a link but its
+/// extra data is a column).
+pub const FORMAT_VERSION: u32 = 6;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;

@@ -12,10 +12,13 @@ use tantivy::schema::{
 };
 use tantivy::TantivyDocument;
 
+use super::read::LinkColumns;
+use super::segment_cache::SegmentCache;
 use super::vectors::VectorLog;
+use super::walk::Columns;
 use crate::activity::{Activity, EntityKey};
 use crate::error::{Error, Result};
-use crate::network::{Link, LinkTarget};
+use crate::network::{Link, LinkClass, LinkTarget};
 
 /// Activity index field names.
 pub(super) mod feed {
@@ -40,7 +43,10 @@ pub(super) mod link {
     pub(crate) const ID: &str = "link_id";
     pub(crate) const USER: &str = "actor_id";
     pub(crate) const TARGET: &str = "linked_activity";
+    pub(crate) const LINK_TYPE: &str = "link_type";
     pub(crate) const LINKED: &str = "linked";
+    pub(crate) const WEIGHT: &str = "weight";
+    pub(crate) const HAS_EXTRA: &str = "has_extra";
     pub(crate) const SOURCE: &str = "_source";
 }
 
@@ -71,6 +77,8 @@ pub(super) struct FeedFields {
     pub(super) source: Field,
     /// The store's vector log, when it holds embeddings (so loads attach them).
     pub(super) vectors: Option<Arc<VectorLog>>,
+    /// The columns reads open, per segment.
+    pub(super) columns: Arc<SegmentCache<Columns>>,
 }
 
 impl FeedFields {
@@ -115,6 +123,7 @@ impl FeedFields {
             embedding_slot: f(feed::EMBEDDING_SLOT)?,
             source: f(feed::SOURCE)?,
             vectors: None,
+            columns: Arc::default(),
         })
     }
 
@@ -166,12 +175,20 @@ impl FeedFields {
 
 /// The handles of the link index's fields.
 #[derive(Debug, Clone)]
+///
+/// Every part of a link but its extra data is a column, so a network loads from columns alone;
+/// the stored JSON is read only for links that carry extra data.
 pub(super) struct LinkFields {
     pub(super) id: Field,
     pub(super) user: Field,
+    pub(super) link_type: Field,
     pub(super) target: Field,
     pub(super) linked: Field,
+    pub(super) weight: Field,
+    pub(super) has_extra: Field,
     pub(super) source: Field,
+    /// The columns network loads open, per segment.
+    pub(super) columns: Arc<SegmentCache<LinkColumns>>,
 }
 
 impl LinkFields {
@@ -179,8 +196,11 @@ impl LinkFields {
         let mut b = Schema::builder();
         b.add_text_field(link::ID, keyword_fast() | STORED);
         b.add_text_field(link::USER, keyword_fast());
+        b.add_text_field(link::LINK_TYPE, TextOptions::default().set_fast("raw"));
         b.add_text_field(link::TARGET, keyword_fast());
         b.add_i64_field(link::LINKED, NumericOptions::default().set_fast());
+        b.add_f64_field(link::WEIGHT, NumericOptions::default().set_fast());
+        b.add_bool_field(link::HAS_EXTRA, NumericOptions::default().set_fast());
         b.add_text_field(link::SOURCE, source());
         b.build()
     }
@@ -190,9 +210,13 @@ impl LinkFields {
         Ok(LinkFields {
             id: f(link::ID)?,
             user: f(link::USER)?,
+            link_type: f(link::LINK_TYPE)?,
             target: f(link::TARGET)?,
             linked: f(link::LINKED)?,
+            weight: f(link::WEIGHT)?,
+            has_extra: f(link::HAS_EXTRA)?,
             source: f(link::SOURCE)?,
+            columns: Arc::default(),
         })
     }
 
@@ -200,8 +224,11 @@ impl LinkFields {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.id, link.key().doc_id());
         doc.add_text(self.user, link.user());
+        doc.add_text(self.link_type, &link.key().link_type);
         doc.add_text(self.target, link_target_term(link.target()));
         doc.add_i64(self.linked, link.linked().timestamp_millis());
+        doc.add_f64(self.weight, link.weight());
+        doc.add_bool(self.has_extra, link.extra().is_some());
         doc.add_text(self.source, to_json(link)?);
         Ok(doc)
     }
@@ -231,6 +258,17 @@ pub(super) fn parse_entity_term(term: &str) -> Option<EntityKey> {
 /// The keyword a link target is indexed under: `class:type:id`.
 pub(super) fn link_target_term(target: &LinkTarget) -> String {
     format!("{}:{}:{}", target.class.as_str(), target.kind, target.id)
+}
+
+/// Splits `class:type:id` back into a link target (`None` for anything else: a damaged store).
+pub(super) fn parse_link_target_term(term: &str) -> Option<LinkTarget> {
+    let (class, rest) = term.split_once(':')?;
+    let (kind, id) = rest.split_once(':')?;
+    Some(LinkTarget {
+        class: LinkClass::parse(class).ok()?,
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+    })
 }
 
 /// Reads the stored JSON of a document back into a value of the model.

@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use tantivy::columnar::{Column, StrColumn};
@@ -91,7 +92,7 @@ fn run_with(
         ..Plan::new(walk_query)
     };
     let weights = query.ranking != Ranking::Recency;
-    let weight: Rc<dyn Weight> = Rc::from(candidates(searcher, fields, query)?);
+    let weight = Rc::new(Candidates::new(searcher, fields, query));
     let reach = reach.map(Rc::new);
     let mut cursors = Vec::new();
     for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
@@ -99,6 +100,8 @@ fn run_with(
         if let Some(cursor) = Cursor::open(
             segment_ord as u32,
             reader,
+            searcher.segment_readers(),
+            fields,
             &weight,
             query,
             &plan,
@@ -224,11 +227,37 @@ impl Plan {
 
 /// The candidate documents: the posting lists of every linked entity (or all documents), ANDed
 /// with the entity and verb filters. Link time bounds are checked per document on columns.
-fn candidates(
-    searcher: &Searcher,
-    fields: &FeedFields,
-    query: &FeedQuery,
-) -> Result<Box<dyn Weight>> {
+/// The query whose posting lists yield a feed's candidates, made into a tantivy weight only
+/// when a cursor first reads posting lists: most network reads fill their page from the scan,
+/// and a weight costs an allocation per link (several milliseconds for 5,000 links).
+pub(super) struct Candidates {
+    query: Box<dyn Query>,
+    searcher: Searcher,
+    weight: std::cell::OnceCell<Box<dyn Weight>>,
+}
+
+impl Candidates {
+    fn new(searcher: &Searcher, fields: &FeedFields, query: &FeedQuery) -> Candidates {
+        Candidates {
+            query: candidates(fields, query),
+            searcher: searcher.clone(),
+            weight: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn weight(&self) -> Result<&dyn Weight> {
+        if let Some(weight) = self.weight.get() {
+            return Ok(weight.as_ref());
+        }
+        let weight = self
+            .query
+            .weight(EnableScoring::disabled_from_searcher(&self.searcher))
+            .map_err(backend)?;
+        Ok(self.weight.get_or_init(|| weight).as_ref())
+    }
+}
+
+fn candidates(fields: &FeedFields, query: &FeedQuery) -> Box<dyn Query> {
     let term = |field, text: &str| -> Box<dyn Query> {
         Box::new(TermQuery::new(
             Term::from_field_text(field, text),
@@ -283,16 +312,13 @@ fn candidates(
             filter.verbs.iter().map(|v| term(fields.verb, v)).collect(),
         ));
     }
-    let query: Box<dyn Query> = match must.len() {
+    match must.len() {
         0 => Box::new(AllQuery),
         1 => must.pop().expect("one clause"),
         _ => Box::new(BooleanQuery::new(
             must.into_iter().map(|q| (Occur::Must, q)).collect(),
         )),
-    };
-    query
-        .weight(EnableScoring::disabled_from_searcher(searcher))
-        .map_err(backend)
+    }
 }
 
 /// One posting-list weight per linked entity and field (actor links: the actor; object links:
@@ -346,8 +372,8 @@ pub(super) struct Candidate {
     pub(super) weight: f64,
 }
 
-/// The columns one segment's checks read.
-struct Columns {
+/// The columns one segment's checks read (opened once per segment, see `segment_cache`).
+pub(super) struct Columns {
     published: Column<i64>,
     id: StrColumn,
     verb: StrColumn,
@@ -356,6 +382,30 @@ struct Columns {
     target: StrColumn,
     /// The term hashes of actor, object and target.
     hashes: [Column<u64>; 3],
+}
+
+impl Columns {
+    fn open(reader: &SegmentReader) -> Result<Columns> {
+        let ff = reader.fast_fields();
+        let str_column = |name: &str| -> Result<StrColumn> {
+            ff.str(name)
+                .map_err(backend)?
+                .ok_or_else(|| Error::backend("embedded", format!("column {name} is missing")))
+        };
+        Ok(Columns {
+            published: ff.i64(feed::PUBLISHED).map_err(backend)?,
+            id: str_column(feed::ID)?,
+            verb: str_column(feed::VERB)?,
+            actor: str_column(feed::ACTOR)?,
+            object: str_column(feed::OBJECT)?,
+            target: str_column(feed::TARGET)?,
+            hashes: [
+                ff.u64(feed::ACTOR_HASH).map_err(backend)?,
+                ff.u64(feed::OBJECT_HASH).map_err(backend)?,
+                ff.u64(feed::TARGET_HASH).map_err(backend)?,
+            ],
+        })
+    }
 }
 
 /// The network's rules by column: for each entity term, the links that reach it (several links
@@ -476,11 +526,11 @@ enum Docs {
 /// One segment's candidates, yielded in walk order, exactly ordered by `(published, id)`.
 pub(super) struct Cursor {
     pub(super) segment_ord: u32,
-    columns: Columns,
+    columns: Arc<Columns>,
     rules: SegmentRules,
     docs: Docs,
     reader: SegmentReader,
-    weight: Rc<dyn Weight>,
+    weight: Rc<Candidates>,
     alive: Option<tantivy::fastfield::AliveBitSet>,
     /// Candidates ready to yield, in walk order.
     queue: VecDeque<Candidate>,
@@ -500,34 +550,19 @@ pub(super) struct Cursor {
 }
 
 impl Cursor {
+    #[allow(clippy::too_many_arguments)]
     fn open(
         segment_ord: u32,
         reader: &SegmentReader,
-        weight: &Rc<dyn Weight>,
+        live: &[SegmentReader],
+        fields: &FeedFields,
+        weight: &Rc<Candidates>,
         query: &FeedQuery,
         plan: &Plan,
         reach: Option<Rc<Reach>>,
         weights: bool,
     ) -> Result<Option<Cursor>> {
-        let ff = reader.fast_fields();
-        let str_column = |name: &str| -> Result<StrColumn> {
-            ff.str(name)
-                .map_err(backend)?
-                .ok_or_else(|| Error::backend("embedded", format!("column {name} is missing")))
-        };
-        let columns = Columns {
-            published: ff.i64(feed::PUBLISHED).map_err(backend)?,
-            id: str_column(feed::ID)?,
-            verb: str_column(feed::VERB)?,
-            actor: str_column(feed::ACTOR)?,
-            object: str_column(feed::OBJECT)?,
-            target: str_column(feed::TARGET)?,
-            hashes: [
-                ff.u64(feed::ACTOR_HASH).map_err(backend)?,
-                ff.u64(feed::OBJECT_HASH).map_err(backend)?,
-                ff.u64(feed::TARGET_HASH).map_err(backend)?,
-            ],
-        };
+        let columns = fields.columns.get(reader, live, Columns::open)?;
         // Skip straight to the first document not newer than the upper limit.
         let start = first_doc_at_or_below(&columns.published, reader.max_doc(), plan.max_ms);
         // Scans serve network feeds; a query that filters on entities uses its posting lists.
@@ -949,11 +984,11 @@ impl SegmentRules {
 
 /// The candidate query's matches in a segment, from `start` on.
 fn postings(
-    weight: &Rc<dyn Weight>,
+    weight: &Candidates,
     reader: &SegmentReader,
     start: DocId,
 ) -> Result<Box<dyn tantivy::query::Scorer>> {
-    let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
+    let mut scorer = weight.weight()?.scorer(reader, 1.0).map_err(backend)?;
     if scorer.doc() != TERMINATED && scorer.doc() < start {
         scorer.seek(start);
     }

@@ -13,13 +13,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
 use tokio::sync::oneshot;
 
-use super::schema::{entity_term, from_source, link_target_term, FeedFields, LinkFields};
+use super::read::live_doc;
+use super::schema::{
+    entity_term, feed, from_source, link_target_term, parse_entity_term, FeedFields, LinkFields,
+};
 use super::vectors::to_record;
 use crate::activity::{Activity, EntityKey};
 use crate::backend::Erased;
@@ -272,6 +275,9 @@ impl Writer {
                     None => self.stored_actor(&searcher, &id)?,
                 },
             };
+            // Only a replacement needs a delete: tantivy applies deletes per term, against
+            // every segment at commit, which dominated bulk loads of new activities.
+            let replaces = stored.is_some();
             if let Some(stored) = stored.filter(|stored| *stored != actor) {
                 results.push(Err(Error::ActivityConflict {
                     id,
@@ -290,13 +296,19 @@ impl Writer {
                 }
                 _ => None,
             };
-            writes.push((id.clone(), self.feed_fields.document(activity, slot)?));
+            writes.push((
+                id.clone(),
+                replaces,
+                self.feed_fields.document(activity, slot)?,
+            ));
             accepted.insert(id.clone(), actor);
             results.push(Ok(id));
         }
-        for (id, doc) in writes {
-            self.feeds
-                .delete_term(Term::from_field_text(self.feed_fields.id, &id));
+        for (id, replaces, doc) in writes {
+            if replaces {
+                self.feeds
+                    .delete_term(Term::from_field_text(self.feed_fields.id, &id));
+            }
             batch.feeds_dirty = true;
             if let Err(e) = self.feeds.add_document(doc) {
                 batch.broken = Some(e.to_string());
@@ -309,21 +321,33 @@ impl Writer {
         Ok(results)
     }
 
-    /// The actor of the committed activity with this id, if there is one.
+    /// The actor of the committed activity with this id, if there is one (read from its
+    /// column, not its stored document).
     fn stored_actor(&self, searcher: &Searcher, id: &str) -> Result<Option<EntityKey>> {
-        let query = TermQuery::new(
-            Term::from_field_text(self.feed_fields.id, id),
-            IndexRecordOption::Basic,
-        );
-        let hits = searcher
-            .search(&query, &TopDocs::with_limit(1).order_by_score())
-            .map_err(backend)?;
-        let Some((_, address)) = hits.first() else {
+        let term = Term::from_field_text(self.feed_fields.id, id);
+        let Some(address) = live_doc(searcher, &term)? else {
             return Ok(None);
         };
-        let doc: TantivyDocument = searcher.doc(*address).map_err(backend)?;
-        let activity: Activity = from_source(&doc, self.feed_fields.source)?;
-        Ok(Some(activity.actor().key().clone()))
+        let actors = searcher
+            .segment_reader(address.segment_ord)
+            .fast_fields()
+            .str(feed::ACTOR)
+            .map_err(backend)?
+            .ok_or_else(|| Error::backend("embedded", "activity index has no actor column"))?;
+        let mut text = String::new();
+        let found = match actors.ords().first(address.doc_id) {
+            Some(ord) => actors
+                .ord_to_str(ord, &mut text)
+                .map_err(|e| Error::backend("embedded", e))?,
+            None => false,
+        };
+        match parse_entity_term(&text) {
+            Some(key) if found => Ok(Some(key)),
+            _ => Err(Error::backend(
+                "embedded",
+                "a stored activity has no readable actor",
+            )),
+        }
     }
 
     fn delete_activity(&mut self, id: &str, batch: &mut Batch) -> Result<bool> {
@@ -400,37 +424,45 @@ impl Writer {
             return Ok(state.clone());
         }
         let searcher = self.network_reader.searcher();
-        let query = TermQuery::new(
-            Term::from_field_text(self.link_fields.id, &id),
-            IndexRecordOption::Basic,
-        );
-        let hits = searcher
-            .search(&query, &TopDocs::with_limit(1).order_by_score())
-            .map_err(backend)?;
-        match hits.first() {
+        let term = Term::from_field_text(self.link_fields.id, &id);
+        match live_doc(&searcher, &term)? {
             None => Ok(None),
-            Some((_, address)) => {
-                let doc: TantivyDocument = searcher.doc(*address).map_err(backend)?;
+            Some(address) => {
+                let doc: TantivyDocument = searcher.doc(address).map_err(backend)?;
                 Ok(Some(from_source(&doc, self.link_fields.source)?))
+            }
+        }
+    }
+
+    /// Whether a link with this id is stored, after this batch (its columns alone, no document).
+    fn link_exists(&self, id: &str, searcher: &Searcher, batch: &Batch) -> Result<bool> {
+        match batch.links.get(id) {
+            Some(state) => Ok(state.is_some()),
+            None => {
+                Ok(live_doc(searcher, &Term::from_field_text(self.link_fields.id, id))?.is_some())
             }
         }
     }
 
     fn write_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
         let doc = self.link_fields.document(&link)?;
-        self.write_link_doc(link, doc, batch)
+        self.write_link_doc(link, doc, true, batch)
     }
 
-    /// Writes a link whose document is already built (so nothing can fail before the write).
+    /// Writes a link whose document is already built (so nothing can fail before the write);
+    /// `replaces` when a stored version must go first.
     fn write_link_doc(
         &mut self,
         link: Link,
         doc: TantivyDocument,
+        replaces: bool,
         batch: &mut Batch,
     ) -> Result<()> {
         let id = link.key().doc_id();
-        self.network
-            .delete_term(Term::from_field_text(self.link_fields.id, &id));
+        if replaces {
+            self.network
+                .delete_term(Term::from_field_text(self.link_fields.id, &id));
+        }
         batch.network_dirty = true;
         if let Err(e) = self.network.add_document(doc) {
             batch.broken = Some(e.to_string());
@@ -446,9 +478,10 @@ impl Writer {
         let mut accepted = HashSet::new();
         let mut writes = Vec::new();
         let mut results = Vec::with_capacity(links.len());
+        let searcher = self.network_reader.searcher();
         for link in links {
             let id = link.key().doc_id();
-            if accepted.contains(&id) || self.current_link(link.key(), batch)?.is_some() {
+            if accepted.contains(&id) || self.link_exists(&id, &searcher, batch)? {
                 results.push(Err(Error::LinkExists {
                     link: link.key().to_string(),
                 }));
@@ -459,8 +492,10 @@ impl Writer {
             writes.push((link, doc));
             results.push(Ok(()));
         }
+        // A new link replaces nothing: a link deleted earlier in this batch already has its
+        // delete queued, and tantivy applies it only to documents added before it.
         for (link, doc) in writes {
-            self.write_link_doc(link, doc, batch)?;
+            self.write_link_doc(link, doc, false, batch)?;
         }
         Ok(results)
     }

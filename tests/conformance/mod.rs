@@ -46,6 +46,7 @@ pub mod feeds;
 pub mod grouping;
 pub mod links;
 pub mod pages;
+pub mod plans;
 pub mod ranking;
 pub mod search;
 pub mod semantic;
@@ -200,6 +201,9 @@ macro_rules! conformance_suite {
                 verb_filter,
                 unfollow_removes_from_feed,
             ],
+            plans: [
+                pages_match_brute_force,
+            ],
             pages: [
                 order_desc_and_asc_with_ties,
                 search_pages_with_cursor,
@@ -297,6 +301,43 @@ pub const DAY: i64 = 24 * HOUR;
 /// The actor `person:id`.
 pub fn person(id: &str) -> Actor {
     Actor::new(id, "person").unwrap()
+}
+
+/// A small deterministic generator (SplitMix64), so cases need no crate and are the same on
+/// every run.
+pub struct Random(pub u64);
+
+impl Random {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A vector of `dimensions` values in `[-1, 1)`, never all zero.
+    pub fn vector(&mut self, dimensions: usize) -> Vec<f32> {
+        loop {
+            let v: Vec<f32> = (0..dimensions)
+                .map(|_| (self.unit() * 2.0 - 1.0) as f32)
+                .collect();
+            if v.iter().any(|x| *x != 0.0) {
+                return v;
+            }
+        }
+    }
 }
 
 /// The object `kind:id`.

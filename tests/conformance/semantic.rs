@@ -11,7 +11,7 @@ use elasticfeeds_aggregators::Semantic;
 
 use super::{
     activity, add, all_activities, at, follow_at, ids, object, person, post, skip, watch_at,
-    OpenOptions, Raw, Store, DAY, MIN,
+    OpenOptions, Random, Raw, Store, DAY, MIN,
 };
 
 fn space(dimensions: usize, similarity: Similarity) -> EmbeddingSpace {
@@ -545,39 +545,6 @@ pub async fn survives_reopen_and_merges(store: &dyn Store) {
             m.get_activity(&format!("e{i}")).await.unwrap().embedding(),
             Some(&[1.0, x, x * x, 0.5][..])
         );
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so the case needs no crate and is the same on
-/// every run.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn vector(&mut self, dimensions: usize) -> Vec<f32> {
-        loop {
-            let v: Vec<f32> = (0..dimensions)
-                .map(|_| (self.unit() * 2.0 - 1.0) as f32)
-                .collect();
-            if v.iter().any(|x| *x != 0.0) {
-                return v;
-            }
-        }
     }
 }
 

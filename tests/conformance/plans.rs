@@ -1,0 +1,249 @@
+//! Feed pages against a brute force: whatever plan a backend uses to read a feed (scans,
+//! posting lists, hashes, early stops), its pages must be exactly what filtering and sorting
+//! every activity in plain Rust gives.
+
+use std::collections::HashSet;
+
+use elasticfeeds::{Activity, Actor, Link, LinkClass, LinkTarget, Manager, Object, Order, Target};
+
+use super::{at, feed_page, Random, Store, SEC};
+
+/// What the case wrote, kept to compute the expected feeds.
+struct Made {
+    id: String,
+    actor: (String, String),
+    object: (String, String),
+    target: Option<(String, String)>,
+    published: i64,
+}
+
+/// One reader's links as the brute force sees them: class, entity `(id, type)`, since (ms).
+type Rules = Vec<(LinkClass, (String, String), i64)>;
+
+/// Power-law data (a few accounts post most activities, the quiet half almost nothing), whole
+/// seconds so many activities share a millisecond, per-link "since" times, watches reaching
+/// comments through their target, an actor type clash (a bot with a followed person's id),
+/// several segments, removed activities and removed links. For readers of busy accounts, of
+/// quiet accounts (one whose whole feed is under 20 activities), of 300 accounts, and with late
+/// links, every page newest first and oldest first equals the brute force.
+pub async fn pages_match_brute_force(store: &dyn Store) {
+    const ACCOUNTS: f64 = 400.0;
+    let m = store.fresh().await;
+    let mut random = Random(11);
+    let mut made: Vec<Made> = Vec::new();
+    let mut posts: Vec<String> = Vec::new();
+    for batch in 0..8 {
+        let mut activities = Vec::new();
+        for i in 0..2_000 {
+            let n = batch * 2_000 + i;
+            // Cubic skew: u0 posts hundreds of times, the top half of numbers a few times.
+            let u = (random.unit().powi(3) * ACCOUNTS) as usize;
+            let kind = if u < 30 && n % 7 == 0 {
+                "bot"
+            } else {
+                "person"
+            };
+            let published = random.below(4_000) as i64 * SEC;
+            let id = format!("a{n:05}");
+            let (verb, object, target) = match random.below(10) {
+                0..=5 => {
+                    posts.push(format!("p{n}"));
+                    ("post", (format!("p{n}"), "post"), None)
+                }
+                6..=7 if !posts.is_empty() => {
+                    let post = posts[random.below(posts.len() as u64) as usize].clone();
+                    ("like", (post, "post"), None)
+                }
+                _ if !posts.is_empty() => {
+                    let post = posts[random.below(posts.len() as u64) as usize].clone();
+                    (
+                        "comment",
+                        (format!("c{n}"), "comment"),
+                        Some((post, "post")),
+                    )
+                }
+                _ => ("post", (format!("p{n}"), "post"), None),
+            };
+            let mut activity = Activity::new(
+                verb,
+                Actor::new(&format!("u{u}"), kind).unwrap(),
+                Object::new(&object.0, object.1).unwrap(),
+            )
+            .unwrap()
+            .with_id(&id)
+            .unwrap()
+            .published_at(at(published))
+            .unwrap();
+            if let Some((target_id, target_kind)) = &target {
+                activity = activity.with_target(Target::new(target_id, target_kind).unwrap());
+            }
+            made.push(Made {
+                id,
+                actor: (format!("u{u}"), kind.to_owned()),
+                object: (object.0, object.1.to_owned()),
+                target: target.map(|(id, kind)| (id, kind.to_owned())),
+                published,
+            });
+            activities.push(activity);
+        }
+        // Each batch is its own commit, so the store has several segments.
+        for result in m.add_activities(activities).await.unwrap() {
+            result.unwrap();
+        }
+    }
+    // Removals, spread over the segments.
+    let mut removed = HashSet::new();
+    while removed.len() < 300 {
+        let victim = made[random.below(made.len() as u64) as usize].id.clone();
+        if removed.insert(victim.clone()) {
+            m.remove_activity(&victim).await.unwrap();
+        }
+    }
+
+    let span = 4_000 * SEC as u64;
+    let mut readers: Vec<(&str, Rules)> = Vec::new();
+    let mut rules = |follows: &mut dyn Iterator<Item = usize>,
+                     kind: &str,
+                     watches: usize,
+                     late: bool,
+                     random: &mut Random| {
+        let mut out: Rules = Vec::new();
+        let mut since = |random: &mut Random| {
+            let t = random.below(span) as i64;
+            if late {
+                span as i64 - t / 10
+            } else {
+                t
+            }
+        };
+        for u in follows {
+            out.push((
+                LinkClass::Actor,
+                (format!("u{u}"), kind.to_owned()),
+                since(random),
+            ));
+        }
+        for _ in 0..watches {
+            let post = posts[random.below(posts.len() as u64) as usize].clone();
+            if !out.iter().any(|(_, (id, _), _)| *id == post) {
+                out.push((LinkClass::Object, (post, "post".to_owned()), since(random)));
+            }
+        }
+        out
+    };
+    let mut busy = rules(&mut (0..10), "person", 3, false, &mut random);
+    // A bot shares a followed person's id; only this link reaches the bot's activities.
+    busy.extend(rules(&mut [3].into_iter(), "bot", 0, false, &mut random));
+    readers.push(("busy", busy));
+    readers.push((
+        "wide",
+        rules(&mut (0..300), "person", 10, false, &mut random),
+    ));
+    readers.push((
+        "quiet",
+        rules(&mut (390..395), "person", 1, false, &mut random),
+    ));
+    readers.push((
+        "quiet-many",
+        rules(&mut (200..400), "person", 0, false, &mut random),
+    ));
+    readers.push(("late", rules(&mut (0..5), "person", 2, true, &mut random)));
+    for (reader, rules) in &readers {
+        let links = rules
+            .iter()
+            .map(|(class, (id, kind), since)| {
+                let target = match class {
+                    LinkClass::Actor => LinkTarget::actor(id, kind),
+                    LinkClass::Object => LinkTarget::object(id, kind),
+                }
+                .unwrap();
+                let link_type = if *class == LinkClass::Actor {
+                    "follow"
+                } else {
+                    "watch"
+                };
+                Link::new(reader, link_type, target)
+                    .unwrap()
+                    .linked_at(at(*since))
+                    .unwrap()
+            })
+            .collect();
+        for result in m.add_links(links).await.unwrap() {
+            result.unwrap();
+        }
+    }
+    // Unfollowing takes an account's activities out of the feed.
+    let (_, wide) = &mut readers[1];
+    for (_, (id, _), _) in wide.drain(..2) {
+        m.unfollow("wide", &id).await.unwrap();
+    }
+
+    for (reader, rules) in &readers {
+        let reaches = |a: &Made| {
+            rules.iter().any(|(class, entity, since)| {
+                a.published >= *since
+                    && match class {
+                        LinkClass::Actor => a.actor == *entity,
+                        LinkClass::Object => {
+                            a.object == *entity || a.target.as_ref() == Some(entity)
+                        }
+                    }
+            })
+        };
+        let mut expected: Vec<(i64, &str)> = made
+            .iter()
+            .filter(|a| !removed.contains(&a.id) && reaches(a))
+            .map(|a| (a.published, a.id.as_str()))
+            .collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        let expected: Vec<String> = expected.iter().map(|(_, id)| id.to_string()).collect();
+        match *reader {
+            "quiet" => assert!(
+                (1..20).contains(&expected.len()),
+                "the quiet reader's whole feed is under one page: {}",
+                expected.len()
+            ),
+            "wide" => assert!(expected.len() > 2_000, "{}", expected.len()),
+            _ => assert!(!expected.is_empty(), "{reader}"),
+        }
+
+        // Newest first: pages of 20 (the first 15 checked one by one), then pages of 250.
+        let pages = walk(&m, reader, Order::Desc, 20, 15, 250).await;
+        for (n, page) in pages.iter().enumerate().take(15) {
+            let start = (n * 20).min(expected.len());
+            let end = (start + 20).min(expected.len());
+            assert_eq!(*page, expected[start..end], "{reader}: page {n}");
+        }
+        assert_eq!(pages.concat(), expected, "{reader}: the whole feed");
+
+        // Oldest first, pages of 250.
+        let mut oldest_first = expected.clone();
+        oldest_first.reverse();
+        let pages = walk(&m, reader, Order::Asc, 250, 0, 250).await;
+        assert_eq!(pages.concat(), oldest_first, "{reader}: oldest first");
+    }
+}
+
+/// Reads a feed to its end: `first` pages of `size`, then pages of `rest`, each starting where
+/// the last ended.
+async fn walk(
+    m: &Manager,
+    reader: &str,
+    order: Order,
+    size: usize,
+    first: usize,
+    rest: usize,
+) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut bound = None;
+    loop {
+        let size = if pages.len() < first { size } else { rest };
+        let (page, next) = feed_page(m, reader, size, order, bound).await;
+        pages.push(page);
+        match next {
+            Some(next) => bound = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() < 2_000, "{reader}: the cursor does not advance");
+    }
+}

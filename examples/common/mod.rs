@@ -1,5 +1,8 @@
 //! What the release-mode benchmark examples share: a seeded generator, power-law sampling, and
 //! the numbers they report.
+//!
+//! Each example uses a part of it, so unused items are expected here.
+#![allow(dead_code)]
 
 use std::fmt::Display;
 use std::path::PathBuf;

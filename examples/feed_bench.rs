@@ -593,37 +593,31 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The peak resident memory of this process (Linux: `VmHWM`).
-fn peak_memory() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
+/// A `Key: N kB` line of a Linux `/proc` file, in KiB.
+fn proc_kib(file: &str, key: &str) -> Option<f64> {
+    std::fs::read_to_string(file)
+        .ok()?
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
-        .ok()?;
-    Some(format!("{:.0} MiB", kib / 1024.0))
+        .ok()
+}
+
+/// The peak resident memory of this process (Linux: `VmHWM`).
+fn peak_memory() -> Option<String> {
+    proc_kib("/proc/self/status", "VmHWM").map(|kib| format!("{:.0} MiB", kib / 1024.0))
 }
 
 /// The machine: cores and memory.
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            let kib: f64 = m
-                .lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()?;
-            Some(format!("{:.0} GiB", kib / (1 << 20) as f64))
-        })
-        .unwrap_or_else(|| "unknown memory".into());
+    let memory = proc_kib("/proc/meminfo", "MemTotal").map_or_else(
+        || "unknown memory".into(),
+        |kib| format!("{:.0} GiB", kib / (1 << 20) as f64),
+    );
     format!("{cores} cores, {memory}")
 }
 
@@ -684,28 +678,45 @@ impl Report {
     }
 }
 
-/// Replaces (or appends) this store size's section of the results file.
+/// Replaces (or adds) this store size's section of the results file, keeping the sections in
+/// order of size.
 fn write_section(path: &PathBuf, activities: usize, table: &str) -> Result<()> {
     let io = |e: std::io::Error| Error::backend("example", e);
-    let begin = format!("<!-- feed_bench {activities} -->");
-    let finish = format!("<!-- /feed_bench {activities} -->");
-    let section = format!(
-        "{begin}\n## {} activities\n\n`cargo run --release --example feed_bench -- --activities {activities}`\n\n{table}{finish}\n",
-        thousands(activities)
-    );
     let old = std::fs::read_to_string(path).unwrap_or_else(|_| {
         "# Benchmark results\n\nWritten by `examples/feed_bench.rs`; see the README.\n\n".into()
     });
-    let new = match (old.find(&begin), old.find(&finish)) {
-        (Some(a), Some(b)) if a < b => {
-            format!("{}{section}{}", &old[..a], &old[b + finish.len() + 1..])
-        }
-        _ => format!("{old}{section}\n"),
-    };
+    // The file is a preamble, then sections between `<!-- feed_bench N -->` markers.
+    let mut sections: Vec<(usize, String)> = Vec::new();
+    let preamble_end = old.find("<!-- feed_bench ").unwrap_or(old.len());
+    let mut rest = &old[preamble_end..];
+    while let Some(start) = rest.find("<!-- feed_bench ") {
+        let size_text = &rest[start + 16..];
+        let size: usize = size_text[..size_text.find(' ').unwrap_or(0)]
+            .parse()
+            .unwrap_or(0);
+        let finish = format!("<!-- /feed_bench {size} -->\n");
+        let Some(end) = rest.find(&finish) else { break };
+        sections.push((size, rest[start..end + finish.len()].to_owned()));
+        rest = &rest[end + finish.len()..];
+    }
+    sections.retain(|(size, _)| *size != activities);
+    sections.push((
+        activities,
+        format!(
+            "<!-- feed_bench {activities} -->\n## {} activities\n\n`cargo run --release --example feed_bench -- --activities {activities}`\n\n{table}<!-- /feed_bench {activities} -->\n",
+            thousands(activities)
+        ),
+    ));
+    sections.sort_by_key(|(size, _)| *size);
+    let mut new = old[..preamble_end].to_owned();
+    for (_, section) in sections {
+        new.push_str(&section);
+        new.push('\n');
+    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    std::fs::write(path, new).map_err(io)
+    std::fs::write(path, new.trim_end().to_owned() + "\n").map_err(io)
 }
 
 fn thousands(n: usize) -> String {

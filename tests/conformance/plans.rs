@@ -23,7 +23,7 @@ type Rules = Vec<(LinkClass, (String, String), i64)>;
 /// Power-law data (a few accounts post most activities, the quiet half almost nothing), whole
 /// seconds so many activities share a millisecond, per-link "since" times, watches reaching
 /// comments through their target, an actor type clash (a bot with a followed person's id),
-/// several segments, removed activities and removed links. For readers of busy accounts, of
+/// segments of different sizes, removed activities and removed links. For readers of busy accounts, of
 /// quiet accounts (one whose whole feed is under 20 activities), of 300 accounts, and with late
 /// links, every page newest first and oldest first equals the brute force.
 pub async fn pages_match_brute_force(store: &dyn Store) {
@@ -32,12 +32,19 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
     let mut random = Random(11);
     let mut made: Vec<Made> = Vec::new();
     let mut posts: Vec<String> = Vec::new();
-    for batch in 0..8 {
+    // Segments of 10,000, 10,000 and 1,000 activities: larger than a backend's first scan
+    // of a segment is likely to be, so sparse readers go on to other plans inside a segment.
+    let mut n = 0;
+    for batch_size in [10_000, 10_000, 1_000] {
         let mut activities = Vec::new();
-        for i in 0..2_000 {
-            let n = batch * 2_000 + i;
-            // Cubic skew: u0 posts hundreds of times, the top half of numbers a few times.
-            let u = (random.unit().powi(3) * ACCOUNTS) as usize;
+        for _ in 0..batch_size {
+            n += 1;
+            // Cubic skew: u0 posts hundreds of times, u399 about fifteen times.
+            let mut u = (random.unit().powi(3) * ACCOUNTS) as usize;
+            if n % 1_000 == 500 {
+                // Seven quiet accounts, u1000 to u1006, with three activities each, far apart.
+                u = 1_000 + (n / 1_000) % 7;
+            }
             let kind = if u < 30 && n % 7 == 0 {
                 "bot"
             } else {
@@ -141,7 +148,7 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
     ));
     readers.push((
         "quiet",
-        rules(&mut (390..395), "person", 1, false, &mut random),
+        rules(&mut (1_000..1_007), "person", 1, false, &mut random),
     ));
     readers.push((
         "quiet-many",

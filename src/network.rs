@@ -198,6 +198,7 @@ impl Link {
     }
 
     /// A link as a backend stored it: its parts were checked when it was written.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     pub(crate) fn stored(
         key: LinkKey,
         linked: DateTime<Utc>,

@@ -109,13 +109,13 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
 
     let span = 4_000 * SEC as u64;
     let mut readers: Vec<(&str, Rules)> = Vec::new();
-    let mut rules = |follows: &mut dyn Iterator<Item = usize>,
-                     kind: &str,
-                     watches: usize,
-                     late: bool,
-                     random: &mut Random| {
+    let rules = |follows: &mut dyn Iterator<Item = usize>,
+                 kind: &str,
+                 watches: usize,
+                 late: bool,
+                 random: &mut Random| {
         let mut out: Rules = Vec::new();
-        let mut since = |random: &mut Random| {
+        let since = |random: &mut Random| {
             let t = random.below(span) as i64;
             if late {
                 span as i64 - t / 10

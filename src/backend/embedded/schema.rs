@@ -174,10 +174,10 @@ impl FeedFields {
 }
 
 /// The handles of the link index's fields.
-#[derive(Debug, Clone)]
 ///
 /// Every part of a link but its extra data is a column, so a network loads from columns alone;
 /// the stored JSON is read only for links that carry extra data.
+#[derive(Debug, Clone)]
 pub(super) struct LinkFields {
     pub(super) id: Field,
     pub(super) user: Field,

@@ -36,9 +36,9 @@ impl<T> Default for SegmentCache<T> {
 }
 
 impl<T> SegmentCache<T> {
-    /// The value for `reader`'s segment, made with `open` on first use. `live` is how many
-    /// segments the caller's searcher has: entries of segments merged away are dropped once
-    /// the cache holds twice that many.
+    /// The value for `reader`'s segment, made with `open` on first use. `live` is the caller's
+    /// searcher's segments: entries of segments merged away are dropped once the cache holds
+    /// twice as many (at least eight).
     pub(super) fn get(
         &self,
         reader: &SegmentReader,

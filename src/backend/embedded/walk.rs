@@ -225,8 +225,6 @@ impl Plan {
     }
 }
 
-/// The candidate documents: the posting lists of every linked entity (or all documents), ANDed
-/// with the entity and verb filters. Link time bounds are checked per document on columns.
 /// The query whose posting lists yield a feed's candidates, made into a tantivy weight only
 /// when a cursor first reads posting lists: most network reads fill their page from the scan,
 /// and a weight costs an allocation per link (several milliseconds for 5,000 links).
@@ -257,6 +255,8 @@ impl Candidates {
     }
 }
 
+/// The candidate documents: the posting lists of every linked entity (or all documents), ANDed
+/// with the entity and verb filters. Link time bounds are checked per document on columns.
 fn candidates(fields: &FeedFields, query: &FeedQuery) -> Box<dyn Query> {
     let term = |field, text: &str| -> Box<dyn Query> {
         Box::new(TermQuery::new(

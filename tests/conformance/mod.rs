@@ -340,6 +340,40 @@ impl Random {
     }
 }
 
+/// An activity as a brute-force case wrote it, kept to compute expected results in plain Rust.
+pub struct Made {
+    /// The activity's id.
+    pub id: String,
+    /// `(id, type)` of the actor.
+    pub actor: (String, String),
+    /// `(id, type)` of the object.
+    pub object: (String, String),
+    /// `(id, type)` of the target, if any.
+    pub target: Option<(String, String)>,
+    /// Milliseconds from [`t0`].
+    pub published: i64,
+    /// The embedding, if any.
+    pub vector: Option<Vec<f32>>,
+}
+
+/// A reader's links as a brute force sees them: class, entity `(id, type)`, since (ms from
+/// [`t0`]). The rules are the design's, written out independently of any backend.
+pub type Rules = Vec<(elasticfeeds::LinkClass, (String, String), i64)>;
+
+/// Whether any of `rules` reaches `a`: an actor link its actor, an object link its object or
+/// target, never before the link's time.
+pub fn reaches(rules: &Rules, a: &Made) -> bool {
+    rules.iter().any(|(class, entity, since)| {
+        a.published >= *since
+            && match class {
+                elasticfeeds::LinkClass::Actor => a.actor == *entity,
+                elasticfeeds::LinkClass::Object => {
+                    a.object == *entity || a.target.as_ref() == Some(entity)
+                }
+            }
+    })
+}
+
 /// The object `kind:id`.
 pub fn object(id: &str, kind: &str) -> Object {
     Object::new(id, kind).unwrap()

@@ -6,19 +6,7 @@ use std::collections::HashSet;
 
 use elasticfeeds::{Activity, Actor, Link, LinkClass, LinkTarget, Manager, Object, Order, Target};
 
-use super::{at, feed_page, Random, Store, SEC};
-
-/// What the case wrote, kept to compute the expected feeds.
-struct Made {
-    id: String,
-    actor: (String, String),
-    object: (String, String),
-    target: Option<(String, String)>,
-    published: i64,
-}
-
-/// One reader's links as the brute force sees them: class, entity `(id, type)`, since (ms).
-type Rules = Vec<(LinkClass, (String, String), i64)>;
+use super::{at, feed_page, reaches, Made, Random, Rules, Store, SEC};
 
 /// Power-law data (a few accounts post most activities, the quiet half almost nothing), whole
 /// seconds so many activities share a millisecond, per-link "since" times, watches reaching
@@ -90,6 +78,7 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
                 object: (object.0, object.1.to_owned()),
                 target: target.map(|(id, kind)| (id, kind.to_owned())),
                 published,
+                vector: None,
             });
             activities.push(activity);
         }
@@ -186,20 +175,9 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
     }
 
     for (reader, rules) in &readers {
-        let reaches = |a: &Made| {
-            rules.iter().any(|(class, entity, since)| {
-                a.published >= *since
-                    && match class {
-                        LinkClass::Actor => a.actor == *entity,
-                        LinkClass::Object => {
-                            a.object == *entity || a.target.as_ref() == Some(entity)
-                        }
-                    }
-            })
-        };
         let mut expected: Vec<(i64, &str)> = made
             .iter()
-            .filter(|a| !removed.contains(&a.id) && reaches(a))
+            .filter(|a| !removed.contains(&a.id) && reaches(rules, a))
             .map(|a| (a.published, a.id.as_str()))
             .collect();
         expected.sort_unstable_by(|a, b| b.cmp(a));

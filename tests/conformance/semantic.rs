@@ -5,13 +5,13 @@
 
 use elasticfeeds::query::GroupKey;
 use elasticfeeds::{
-    Activity, EmbeddingSpace, Error, FeedQuery, Manager, Order, Ranking, Similarity,
+    Activity, EmbeddingSpace, Error, FeedQuery, LinkClass, Manager, Order, Ranking, Similarity,
 };
 use elasticfeeds_aggregators::Semantic;
 
 use super::{
-    activity, add, all_activities, at, follow_at, ids, object, person, post, skip, watch_at,
-    OpenOptions, Random, Raw, Store, DAY, MIN,
+    activity, add, all_activities, at, follow_at, ids, object, person, post, reaches, skip,
+    watch_at, Made, OpenOptions, Random, Raw, Rules, Store, DAY, MIN,
 };
 
 fn space(dimensions: usize, similarity: Similarity) -> EmbeddingSpace {
@@ -570,14 +570,6 @@ pub async fn matches_brute_force(store: &dyn Store) {
         watches.insert(format!("t{t}"), since);
     }
 
-    struct Made {
-        id: String,
-        actor: (String, String),
-        object: (String, String),
-        target: Option<(String, String)>,
-        published: i64,
-        vector: Option<Vec<f32>>,
-    }
     let mut made = Vec::new();
     let mut batch = Vec::new();
     for n in 0..1_000 {
@@ -644,25 +636,21 @@ pub async fn matches_brute_force(store: &dyn Store) {
         }
     }
 
-    let reached = |a: &Made| {
-        let by_follow = a.actor.1 == "person"
-            && follows
-                .get(&a.actor.0)
-                .is_some_and(|since| a.published >= *since);
-        let by_watch = [Some(&a.object), a.target.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|(id, kind)| {
-                kind == "topic" && watches.get(id).is_some_and(|since| a.published >= *since)
-            });
-        by_follow || by_watch
-    };
+    let rules: Rules = follows
+        .iter()
+        .map(|(u, since)| (LinkClass::Actor, (u.clone(), "person".to_owned()), *since))
+        .chain(
+            watches
+                .iter()
+                .map(|(t, since)| (LinkClass::Object, (t.clone(), "topic".to_owned()), *since)),
+        )
+        .collect();
     for q in 0..3 {
         let query = random.vector(DIMENSIONS);
         for network in [true, false] {
             let mut expected: Vec<(f64, i64, &str)> = made
                 .iter()
-                .filter(|a| !removed.contains(&a.id) && (!network || reached(a)))
+                .filter(|a| !removed.contains(&a.id) && (!network || reaches(&rules, a)))
                 .filter_map(|a| {
                     let score = cosine(&query, a.vector.as_ref()?);
                     Some((score, a.published, a.id.as_str()))

@@ -377,7 +377,7 @@ pub(super) struct Columns {
     published: Column<i64>,
     id: StrColumn,
     verb: StrColumn,
-    actor: StrColumn,
+    pub(super) actor: StrColumn,
     object: StrColumn,
     target: StrColumn,
     /// The term hashes of actor, object and target.
@@ -385,7 +385,7 @@ pub(super) struct Columns {
 }
 
 impl Columns {
-    fn open(reader: &SegmentReader) -> Result<Columns> {
+    pub(super) fn open(reader: &SegmentReader) -> Result<Columns> {
         let ff = reader.fast_fields();
         let str_column = |name: &str| -> Result<StrColumn> {
             ff.str(name)

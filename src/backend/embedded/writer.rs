@@ -21,9 +21,10 @@ use tokio::sync::oneshot;
 
 use super::read::live_doc;
 use super::schema::{
-    entity_term, feed, from_source, link_target_term, parse_entity_term, FeedFields, LinkFields,
+    entity_term, from_source, link_target_term, parse_entity_term, FeedFields, LinkFields,
 };
 use super::vectors::to_record;
+use super::walk::Columns;
 use crate::activity::{Activity, EntityKey};
 use crate::backend::Erased;
 use crate::error::{Error, Result};
@@ -328,12 +329,12 @@ impl Writer {
         let Some(address) = live_doc(searcher, &term)? else {
             return Ok(None);
         };
-        let actors = searcher
-            .segment_reader(address.segment_ord)
-            .fast_fields()
-            .str(feed::ACTOR)
-            .map_err(backend)?
-            .ok_or_else(|| Error::backend("embedded", "activity index has no actor column"))?;
+        let columns = self.feed_fields.columns.get(
+            searcher.segment_reader(address.segment_ord),
+            searcher.segment_readers(),
+            Columns::open,
+        )?;
+        let actors = &columns.actor;
         let mut text = String::new();
         let found = match actors.ords().first(address.doc_id) {
             Some(ord) => actors

@@ -219,6 +219,40 @@ pub enum Error {
         feature: &'static str,
     },
 
+    /// No node of the cluster answered (connection refused or reset, a TLS failure, a
+    /// timeout), after the retries the policy allows.
+    #[error("cannot reach the {backend} cluster at {nodes}: {reason}")]
+    Unreachable {
+        /// The backend's name.
+        backend: &'static str,
+        /// The node URLs tried (without credentials).
+        nodes: String,
+        /// The client's description of the last failure.
+        reason: String,
+    },
+
+    /// The cluster refused a request (or one item of a bulk request) with an error status.
+    #[error("the {backend} cluster refused the request ({status} {kind}): {reason}")]
+    Rejected {
+        /// The backend's name.
+        backend: &'static str,
+        /// The HTTP status (or the bulk item's status).
+        status: u16,
+        /// The engine's error type (`mapper_parsing_exception`, `security_exception`, …).
+        kind: String,
+        /// The engine's reason.
+        reason: String,
+    },
+
+    /// An index the store needs is missing on the cluster (deleted after the store opened).
+    #[error("the {backend} index {index:?} does not exist")]
+    IndexNotFound {
+        /// The backend's name.
+        backend: &'static str,
+        /// The index name the engine reported.
+        index: String,
+    },
+
     /// The engine failed (I/O, a corrupt index, a closed writer).
     #[error("{backend} backend error: {source}")]
     Backend {

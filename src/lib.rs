@@ -33,7 +33,8 @@
 //!   similarity score every backend reports.
 //! - [`query`]: the backend-neutral [`FeedQuery`] an aggregator builds, and [`result`]: the
 //!   [`FeedResult`] a backend answers with.
-//! - [`backend`]: the [`FeedBackend`] trait and the engines (the embedded one on tantivy).
+//! - [`backend`]: the [`FeedBackend`] trait and the engines: embedded (tantivy), and the
+//!   Elasticsearch and OpenSearch clusters.
 //! - [`Aggregator`]: turns a network into a query and a result into a feed. The built-in ones
 //!   live in the `elasticfeeds-aggregators` crate, written only against this public API.
 //!
@@ -45,6 +46,8 @@
 //! | Name | Description | Default? |
 //! |---|---|---|
 //! | `embedded` | the embedded backend on tantivy, in a directory or in RAM | yes |
+//! | `elasticsearch` | the Elasticsearch backend (8.x, 9.x), on the official client | yes |
+//! | `opensearch` | the OpenSearch backend (2.x), on the official client | yes |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

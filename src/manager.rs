@@ -74,9 +74,21 @@ pub struct ManagerBuilder {
     max_link_size: usize,
     read_only: bool,
     embeddings: Option<EmbeddingSpace>,
+    #[cfg(feature = "cluster")]
+    cluster: crate::backend::cluster::ClusterOptions,
 }
 
 impl ManagerBuilder {
+    /// Options of the Elasticsearch and OpenSearch backends: credentials, CA certificate,
+    /// shards and replicas, recreate, retries (see
+    /// [`ClusterOptions`](crate::backend::cluster::ClusterOptions)). Ignored by the embedded
+    /// backend.
+    #[cfg(feature = "cluster")]
+    pub fn cluster(mut self, options: crate::backend::cluster::ClusterOptions) -> Self {
+        self.cluster = options;
+        self
+    }
+
     /// Names the activity index (default `feeds`). On the embedded backend it is a directory
     /// inside the store.
     pub fn feeds_index(mut self, name: &str) -> Self {
@@ -120,8 +132,9 @@ impl ManagerBuilder {
     ///
     /// The connection string picks the backend: `memory:` is an in-RAM embedded store (for tests),
     /// any other string without a URL scheme is a directory holding an embedded store (created if
-    /// it does not exist). `http(s)://`, `elasticsearch+http(s)://` and `opensearch+http(s)://` are
-    /// reserved for the cluster backends.
+    /// it does not exist). `http(s)://` and `elasticsearch+http(s)://` open Elasticsearch,
+    /// `opensearch+http(s)://` OpenSearch; several nodes are separated by commas, and
+    /// `user:password@` in a URL gives basic authentication (see [`ManagerBuilder::cluster`]).
     pub async fn open(self) -> Result<Manager> {
         validate::index_name(&self.feeds_index)?;
         validate::index_name(&self.network_index)?;
@@ -144,18 +157,36 @@ impl ManagerBuilder {
         let scheme = conn.split_once("://").map(|(scheme, _)| scheme);
         match scheme {
             Some("http" | "https" | "elasticsearch+http" | "elasticsearch+https")
-            | Some("opensearch+http" | "opensearch+https") => Err(Error::InvalidConnection {
-                value: conn.to_owned(),
-                reason:
-                    "the Elasticsearch and OpenSearch backends are not part of this release yet"
-                        .into(),
-            }),
+            | Some("opensearch+http" | "opensearch+https") => self.open_cluster().await,
             Some(other) => Err(Error::InvalidConnection {
                 value: conn.to_owned(),
                 reason: format!("unknown scheme {other:?}"),
             }),
             None => self.open_embedded().await,
         }
+    }
+
+    #[cfg(feature = "cluster")]
+    async fn open_cluster(&self) -> Result<Arc<DynBackend>> {
+        use crate::backend::cluster::{ClusterBackend, Connection, StoreNames};
+        let connection = Connection::parse(&self.connection, self.cluster.clone())?;
+        let names = StoreNames {
+            feeds: self.feeds_index.clone(),
+            network: self.network_index.clone(),
+            read_only: self.read_only,
+            embeddings: self.embeddings,
+        };
+        Ok(Arc::new(ClusterBackend::connect(connection, names).await?))
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    async fn open_cluster(&self) -> Result<Arc<DynBackend>> {
+        Err(Error::InvalidConnection {
+            value: self.connection.clone(),
+            reason: "this build has no cluster backend (enable the `elasticsearch` or \
+                     `opensearch` feature)"
+                .into(),
+        })
     }
 
     #[cfg(feature = "embedded")]
@@ -212,6 +243,8 @@ impl Manager {
             max_link_size: DEFAULT_MAX_LINK_SIZE,
             read_only: false,
             embeddings: None,
+            #[cfg(feature = "cluster")]
+            cluster: Default::default(),
         }
     }
 

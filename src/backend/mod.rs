@@ -16,6 +16,8 @@ use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
 use crate::result::FeedResult;
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

@@ -1,0 +1,126 @@
+//! The index definitions: the Python ElasticFeeds mappings, field for field, plus what this
+//! library adds (`feed_id` on activities, `link_id` on links, the optional `embedding`, and the
+//! store's own metadata in the mapping's `_meta`).
+
+use serde_json::{json, Value};
+
+use super::Engine;
+use crate::embedding::{EmbeddingSpace, Similarity};
+
+/// The `_meta` key under which a store keeps its metadata (cursor key, embedding space).
+pub(crate) const META_KEY: &str = "elasticfeeds";
+
+/// The version of the documents and mappings this build writes.
+pub(crate) const FORMAT: u64 = 1;
+
+/// Shards and replicas for a new index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    pub(crate) shards: u32,
+    pub(crate) replicas: u32,
+}
+
+/// An entity (`actor`, `object`, `origin`, `target`): two keywords and extra data that is kept
+/// but never indexed.
+fn entity() -> Value {
+    json!({
+        "properties": {
+            "id": {"type": "keyword"},
+            "type": {"type": "keyword"},
+            "extra": {"type": "object", "enabled": false}
+        }
+    })
+}
+
+/// The feeds index: one document per activity.
+pub(crate) fn feeds_index(
+    engine: Engine,
+    layout: Layout,
+    meta: Value,
+    space: Option<EmbeddingSpace>,
+) -> Value {
+    let mut properties = json!({
+        "published": {"type": "date"},
+        "published_date": {"type": "date", "format": "yyyy-MM-dd"},
+        "published_time": {"type": "date", "format": "HH:mm:ss"},
+        "published_year": {"type": "integer"},
+        "published_month": {"type": "integer"},
+        "type": {"type": "keyword"},
+        "actor": entity(),
+        "object": entity(),
+        "origin": entity(),
+        "target": entity(),
+        "extra": {"type": "object", "enabled": false},
+        "feed_id": {"type": "keyword"}
+    });
+    let mut settings = json!({
+        "number_of_shards": layout.shards,
+        "number_of_replicas": layout.replicas
+    });
+    if let Some(space) = space {
+        properties["embedding"] = embedding_field(engine, space);
+        if engine == Engine::OpenSearch {
+            // OpenSearch builds vector indices only in indices created with `index.knn`.
+            settings["knn"] = json!(true);
+        }
+    }
+    json!({
+        "settings": {"index": settings},
+        "mappings": {
+            "_meta": {META_KEY: meta},
+            "properties": properties
+        }
+    })
+}
+
+/// The network index: one document per link.
+pub(crate) fn network_index(layout: Layout) -> Value {
+    json!({
+        "settings": {"index": {
+            "number_of_shards": layout.shards,
+            "number_of_replicas": layout.replicas
+        }},
+        "mappings": {
+            "properties": {
+                "linked": {"type": "date"},
+                "actor_id": {"type": "keyword"},
+                "link_type": {"type": "keyword"},
+                "linked_activity": {"properties": {
+                    "activity_class": {"type": "keyword"},
+                    "id": {"type": "keyword"},
+                    "type": {"type": "keyword"}
+                }},
+                "link_weight": {"type": "float"},
+                "extra": {"type": "object", "enabled": false},
+                "link_id": {"type": "keyword"}
+            }
+        }
+    })
+}
+
+/// The `embedding` field. The engines differ here: Elasticsearch has `dense_vector` with a
+/// `similarity`; OpenSearch has `knn_vector` with an HNSW method whose `space_type` names the
+/// same three measures differently.
+pub(crate) fn embedding_field(engine: Engine, space: EmbeddingSpace) -> Value {
+    match engine {
+        Engine::Elasticsearch => json!({
+            "type": "dense_vector",
+            "dims": space.dimensions(),
+            "index": true,
+            "similarity": space.similarity().as_str()
+        }),
+        Engine::OpenSearch => json!({
+            "type": "knn_vector",
+            "dimension": space.dimensions(),
+            "method": {
+                "name": "hnsw",
+                "engine": "lucene",
+                "space_type": match space.similarity() {
+                    Similarity::Cosine => "cosinesimil",
+                    Similarity::DotProduct => "innerproduct",
+                    Similarity::L2Norm => "l2",
+                }
+            }
+        }),
+    }
+}

@@ -1,0 +1,1201 @@
+//! The cluster backends: Elasticsearch and OpenSearch, on their official clients.
+//!
+//! One [`ClusterBackend`] serves both engines. Everything it sends is built here as JSON: the
+//! index definitions in `mapping`, the feed queries in `compile`, and the writes below. The two
+//! engines differ only where the code names an [`Engine`]: the client crate, the server check
+//! on connect, and the vector field and index setting.
+//!
+//! # Writes
+//! - An activity is stored under its id (`_id` = `feed_id`). A new id is written create-only and
+//!   a replacement only if the document is still the one read (`if_seq_no`), so two writers
+//!   racing on one id never both win, and an id of another actor is
+//!   [`Error::ActivityConflict`].
+//! - A link is stored under [`LinkKey::doc_id`], create-only: of two concurrent follows, one
+//!   gets [`Error::LinkExists`]. Links the Python library wrote under random ids are found by
+//!   an identity query (before adding, and when removing or changing).
+//! - Read-your-writes: single writes wait for the next refresh (`refresh=wait_for`, up to the
+//!   index's refresh interval, 1 s by default); batches of more than one item do not, unless
+//!   [`ClusterOptions::refresh_bulk`] asks for it. See [`ClusterOptions`].
+//!
+//! # What it does not do (yet)
+//! Ranking by link weight or decay, collapse and vector queries are
+//! [`Error::Unsupported`]; grouped feeds need a feed index with one shard (the default),
+//! because the engines' terms aggregations are approximate over several shards.
+
+mod compile;
+mod mapping;
+mod parse;
+mod transport;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+
+use crate::activity::{Activity, EntityKey};
+use crate::backend::{Erased, FeedBackend};
+use crate::cursor::CursorKey;
+use crate::embedding::EmbeddingSpace;
+use crate::error::{Error, Result};
+use crate::network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
+use crate::query::{FeedQuery, MAX_PAGE_SIZE};
+use crate::result::FeedResult;
+
+pub use transport::RetryPolicy;
+use transport::{Cluster, Method, Reply, Request};
+
+use compile::Plan;
+use mapping::{Layout, FORMAT, META_KEY};
+
+/// Which engine a cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// Elasticsearch 8.x or 9.x, through the `elasticsearch` crate.
+    Elasticsearch,
+    /// OpenSearch 2.x, through the `opensearch` crate.
+    OpenSearch,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Elasticsearch => "elasticsearch",
+            Engine::OpenSearch => "opensearch",
+        }
+    }
+}
+
+/// How to authenticate to a cluster.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClusterAuth {
+    /// HTTP basic authentication (also taken from `user:password@` in a connection URL).
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// An API key as its id and secret.
+    ApiKey {
+        /// The key's id.
+        id: String,
+        /// The key's secret.
+        key: String,
+    },
+    /// An API key already base64-encoded (`id:secret`), as Elasticsearch hands it out.
+    EncodedApiKey(String),
+}
+
+impl std::fmt::Debug for ClusterAuth {
+    // Secrets never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterAuth::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+            ClusterAuth::ApiKey { id, .. } => write!(f, "ApiKey({id}, ***)"),
+            ClusterAuth::EncodedApiKey(_) => f.write_str("EncodedApiKey(***)"),
+        }
+    }
+}
+
+/// Options of the cluster backends, given to
+/// [`ManagerBuilder::cluster`](crate::ManagerBuilder::cluster).
+///
+/// ```
+/// use elasticfeeds::backend::cluster::{ClusterAuth, ClusterOptions};
+///
+/// let options = ClusterOptions::default()
+///     .auth(ClusterAuth::Basic { user: "elastic".into(), password: "changeme".into() })
+///     .layout(3, 1)
+///     .recreate(false);
+/// assert_eq!(options.shards, 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Credentials; `None` uses those of the connection URL, if any.
+    pub auth: Option<ClusterAuth>,
+    /// A PEM certificate (or bundle) of the certificate authority that signed the cluster's
+    /// certificate, for `https` clusters with a private CA.
+    pub ca_certificate: Option<Vec<u8>>,
+    /// Primary shards of new indices (default 1). Grouped feeds need 1 on the feed index (see
+    /// the module documentation).
+    pub shards: u32,
+    /// Replicas of new indices (default 1; a single node stays yellow with 1, which is fine).
+    pub replicas: u32,
+    /// Delete both indices and create them empty when the store opens (default `false`).
+    pub recreate: bool,
+    /// Whether a batch of more than one item waits for the next refresh before it is
+    /// acknowledged (default `false`: a bulk load does not pay a refresh wait per batch; its
+    /// writes become visible within the refresh interval, 1 s by default). Single writes always
+    /// wait, so a write is visible to the next read.
+    pub refresh_bulk: bool,
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
+    /// The timeout of one request (default 30 s).
+    pub timeout: Duration,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            auth: None,
+            ca_certificate: None,
+            shards: 1,
+            replicas: 1,
+            recreate: false,
+            refresh_bulk: false,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ClusterOptions {
+    /// Sets the credentials.
+    pub fn auth(mut self, auth: ClusterAuth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Trusts this certificate authority (PEM).
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificate = Some(pem.into());
+        self
+    }
+
+    /// Sets shards and replicas of new indices.
+    pub fn layout(mut self, shards: u32, replicas: u32) -> Self {
+        self.shards = shards;
+        self.replicas = replicas;
+        self
+    }
+
+    /// Deletes and recreates both indices on open.
+    pub fn recreate(mut self, recreate: bool) -> Self {
+        self.recreate = recreate;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// A parsed connection string: the engine, the node URLs (without credentials), credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Connection {
+    pub(crate) engine: Engine,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) auth: Option<ClusterAuth>,
+    pub(crate) options: ClusterOptions,
+}
+
+impl Connection {
+    /// Parses `http(s)://…`, `elasticsearch+http(s)://…` or `opensearch+http(s)://…`; several
+    /// nodes are separated by commas (`http://a:9200,http://b:9200`, the scheme prefix on the
+    /// first only or on each). `user:password@` gives basic authentication unless the options
+    /// carry credentials.
+    pub(crate) fn parse(connection: &str, options: ClusterOptions) -> Result<Connection> {
+        let bad = |reason: String| Error::InvalidConnection {
+            value: redact(connection),
+            reason,
+        };
+        let mut engine = None;
+        let mut nodes = Vec::new();
+        let mut auth = None;
+        for (i, part) in connection.split(',').map(str::trim).enumerate() {
+            let (scheme, rest) = part
+                .split_once("://")
+                .ok_or_else(|| bad(format!("node {} has no scheme", i + 1)))?;
+            let (this, http) = match scheme {
+                "http" | "https" => (None, scheme),
+                "elasticsearch+http" | "elasticsearch+https" => {
+                    (Some(Engine::Elasticsearch), &scheme[14..])
+                }
+                "opensearch+http" | "opensearch+https" => (Some(Engine::OpenSearch), &scheme[11..]),
+                other => return Err(bad(format!("unknown scheme {other:?}"))),
+            };
+            match (engine, this) {
+                (None, this) => engine = Some(this.unwrap_or(Engine::Elasticsearch)),
+                (Some(e), Some(t)) if e != t => {
+                    return Err(bad("the nodes name different engines".into()))
+                }
+                _ => {}
+            }
+            let (userinfo, host) = match rest.rsplit_once('@') {
+                Some((userinfo, host)) => (Some(userinfo), host),
+                None => (None, rest),
+            };
+            if host.is_empty() || host.starts_with('/') {
+                return Err(bad(format!("node {} has no host", i + 1)));
+            }
+            if let Some(userinfo) = userinfo {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8()
+                        .map(|s| s.into_owned())
+                        .map_err(|_| bad("credentials are not UTF-8".into()))
+                };
+                auth = Some(ClusterAuth::Basic {
+                    user: decode(user)?,
+                    password: decode(password)?,
+                });
+            }
+            // A trailing slash makes a path prefix (`https://host/es/`) keep its last segment.
+            let mut url = format!("{http}://{host}");
+            if !url.ends_with('/') {
+                url.push('/');
+            }
+            nodes.push(url);
+        }
+        let engine = engine.ok_or_else(|| bad("no node given".into()))?;
+        Ok(Connection {
+            engine,
+            nodes,
+            auth: options.auth.clone().or(auth),
+            options,
+        })
+    }
+
+    /// The connection for messages: node URLs without credentials.
+    pub(crate) fn display(&self) -> String {
+        self.nodes.join(",")
+    }
+}
+
+/// The connection string with any password replaced.
+fn redact(connection: &str) -> String {
+    connection
+        .split(',')
+        .map(
+            |part| match (part.split_once("://"), part.rsplit_once('@')) {
+                (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+                _ => part.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Characters kept as they are in a document id inside a URL path.
+const ID: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+fn doc_path(index: &str, id: &str) -> String {
+    format!("{index}/_doc/{}", utf8_percent_encode(id, ID))
+}
+
+/// A store on an Elasticsearch or OpenSearch cluster: a feeds index and a network index.
+#[derive(Debug)]
+pub struct ClusterBackend {
+    cluster: Cluster,
+    engine: Engine,
+    feeds: String,
+    network: String,
+    cursor_key: CursorKey,
+    embeddings: Option<EmbeddingSpace>,
+    refresh_bulk: bool,
+    read_only: bool,
+    closed: AtomicBool,
+}
+
+/// What [`ClusterBackend::connect`] needs besides the connection.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreNames {
+    pub(crate) feeds: String,
+    pub(crate) network: String,
+    pub(crate) read_only: bool,
+    pub(crate) embeddings: Option<EmbeddingSpace>,
+}
+
+impl ClusterBackend {
+    /// Opens a store on a cluster without a [`Manager`](crate::Manager), for what only this
+    /// backend does ([`ClusterBackend::migrate_feed_ids`]); hand it to
+    /// [`Manager::from_backend`](crate::Manager::from_backend) to use it as a store. The
+    /// connection string is as for [`ManagerBuilder::open`](crate::ManagerBuilder::open).
+    pub async fn open(
+        connection: &str,
+        feeds_index: &str,
+        network_index: &str,
+        options: ClusterOptions,
+    ) -> Result<Self> {
+        crate::validate::index_name(feeds_index)?;
+        crate::validate::index_name(network_index)?;
+        let connection = Connection::parse(connection, options)?;
+        let names = StoreNames {
+            feeds: feeds_index.to_owned(),
+            network: network_index.to_owned(),
+            read_only: false,
+            embeddings: None,
+        };
+        Self::connect(connection, names).await
+    }
+
+    /// Connects, checks the server, and creates (or recreates, or adopts) the two indices.
+    pub(crate) async fn connect(connection: Connection, names: StoreNames) -> Result<Self> {
+        let client: Box<dyn transport::Client> = match connection.engine {
+            #[cfg(feature = "elasticsearch")]
+            Engine::Elasticsearch => {
+                Box::new(transport::elasticsearch::EsClient::connect(&connection)?)
+            }
+            #[cfg(feature = "opensearch")]
+            Engine::OpenSearch => Box::new(transport::opensearch::OsClient::connect(&connection)?),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(Error::InvalidConnection {
+                    value: connection.display(),
+                    reason: format!(
+                        "this build has no {} backend (enable the `{}` feature)",
+                        other.name(),
+                        other.name()
+                    ),
+                })
+            }
+        };
+        let cluster = Cluster {
+            client,
+            retry: connection.options.retry,
+            backend: connection.engine.name(),
+            nodes: connection.display(),
+        };
+        check_server(&cluster, connection.engine).await?;
+        let layout = Layout {
+            shards: connection.options.shards,
+            replicas: connection.options.replicas,
+        };
+        let mut backend = ClusterBackend {
+            cluster,
+            engine: connection.engine,
+            feeds: names.feeds,
+            network: names.network,
+            cursor_key: CursorKey::generate()?,
+            embeddings: None,
+            refresh_bulk: connection.options.refresh_bulk,
+            read_only: names.read_only,
+            closed: AtomicBool::new(false),
+        };
+        if connection.options.recreate && !names.read_only {
+            for index in [&backend.feeds, &backend.network] {
+                let reply = backend
+                    .cluster
+                    .send(&Request::new(Method::Delete, index.as_str()))
+                    .await?;
+                if reply.status != 404 && !(200..300).contains(&reply.status) {
+                    return Err(backend.cluster.refused(&reply));
+                }
+            }
+        }
+        backend.open_indices(layout, names.embeddings).await?;
+        Ok(backend)
+    }
+
+    async fn exists(&self, index: &str) -> Result<bool> {
+        let reply = self
+            .cluster
+            .send(&Request::new(Method::Head, index))
+            .await?;
+        match reply.status {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(self.cluster.refused(&reply)),
+        }
+    }
+
+    /// Creates an index unless it exists; a concurrent creator winning is fine.
+    async fn create(&self, index: &str, body: Value) -> Result<()> {
+        let reply = self
+            .cluster
+            .send(&Request::new(Method::Put, index).json(body))
+            .await?;
+        if (200..300).contains(&reply.status) {
+            return Ok(());
+        }
+        let (kind, _, _) = transport::error_parts(&reply.body);
+        if reply.status == 400 && kind == "resource_already_exists_exception" {
+            return Ok(());
+        }
+        Err(self.cluster.refused(&reply))
+    }
+
+    async fn open_indices(
+        &mut self,
+        layout: Layout,
+        requested: Option<EmbeddingSpace>,
+    ) -> Result<()> {
+        let missing = |index: &str| Error::NotAStore {
+            path: index.into(),
+            reason: "the index does not exist and the store was opened read-only",
+        };
+        if !self.exists(&self.feeds).await? {
+            if self.read_only {
+                return Err(missing(&self.feeds));
+            }
+            let meta = new_meta(&self.cursor_key, requested);
+            self.create(
+                &self.feeds,
+                mapping::feeds_index(self.engine, layout, meta, requested),
+            )
+            .await?;
+        }
+        if !self.exists(&self.network).await? {
+            if self.read_only {
+                return Err(missing(&self.network));
+            }
+            self.create(&self.network, mapping::network_index(layout))
+                .await?;
+        }
+        self.adopt(requested).await
+    }
+
+    /// Reads the store's metadata from the feeds index mapping, writing it first into an index
+    /// that lacks it (one the Python library created): a cursor key, `feed_id` and `link_id`
+    /// fields, and the embedding space if one is asked for.
+    async fn adopt(&mut self, requested: Option<EmbeddingSpace>) -> Result<()> {
+        let mut meta = self.read_meta().await?;
+        let stored_space = meta
+            .as_ref()
+            .and_then(|m| m.get("embeddings"))
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::from_value::<EmbeddingSpace>(v.clone()))
+            .transpose()
+            .map_err(|e| Error::backend(self.cluster.backend, e))?;
+        if let (Some(stored), Some(requested)) = (stored_space, requested) {
+            if stored != requested {
+                return Err(Error::EmbeddingSpaceMismatch {
+                    store: self.feeds.clone(),
+                    stored: format!("{stored:?}"),
+                    requested: format!("{requested:?}"),
+                });
+            }
+        }
+        let add_space = stored_space.is_none() && requested.is_some();
+        if (meta.is_none() || add_space) && !self.read_only {
+            let key = meta
+                .as_ref()
+                .and_then(|m| m.get("cursor_key"))
+                .and_then(Value::as_str)
+                .and_then(CursorKey::from_hex)
+                .unwrap_or_else(|| self.cursor_key.clone());
+            let space = stored_space.or(requested);
+            let mut properties = json!({"feed_id": {"type": "keyword"}});
+            if let Some(space) = space {
+                properties["embedding"] = mapping::embedding_field(self.engine, space);
+            }
+            self.cluster
+                .ok(
+                    &Request::new(Method::Put, format!("{}/_mapping", self.feeds)).json(json!({
+                        "_meta": {META_KEY: new_meta(&key, space)},
+                        "properties": properties
+                    })),
+                )
+                .await?;
+            self.cluster
+                .ok(
+                    &Request::new(Method::Put, format!("{}/_mapping", self.network))
+                        .json(json!({"properties": {"link_id": {"type": "keyword"}}})),
+                )
+                .await?;
+            // Read back what is stored: another process adopting the index at the same time
+            // may have written its own key first.
+            meta = self.read_meta().await?;
+        }
+        let meta = meta.ok_or_else(|| Error::NotAStore {
+            path: self.feeds.clone().into(),
+            reason: "the index has no elasticfeeds metadata and the store was opened read-only",
+        })?;
+        self.cursor_key = meta
+            .get("cursor_key")
+            .and_then(Value::as_str)
+            .and_then(CursorKey::from_hex)
+            .ok_or_else(|| {
+                Error::backend(self.cluster.backend, "the stored cursor key is unreadable")
+            })?;
+        self.embeddings = meta
+            .get("embeddings")
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(|e| Error::backend(self.cluster.backend, e))?;
+        Ok(())
+    }
+
+    async fn read_meta(&self) -> Result<Option<Value>> {
+        let body = self
+            .cluster
+            .ok(&Request::new(
+                Method::Get,
+                format!("{}/_mapping", self.feeds),
+            ))
+            .await?;
+        // `{ "<index>": { "mappings": { "_meta": { "elasticfeeds": {...} } } } }`; the key is
+        // the concrete index, which differs from the name when the name is an alias.
+        Ok(body
+            .as_object()
+            .and_then(|m| m.values().next())
+            .and_then(|index| index.pointer(&format!("/mappings/_meta/{META_KEY}")))
+            .cloned())
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::StoreClosed);
+        }
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
+    fn refresh(&self, items: usize) -> Option<&'static str> {
+        (items <= 1 || self.refresh_bulk).then_some("wait_for")
+    }
+
+    /// Sends a bulk body and returns each item's outcome (its status and error, if any), and
+    /// whether the request had to be sent more than once.
+    async fn bulk(
+        &self,
+        lines: Vec<Value>,
+        refresh: Option<&'static str>,
+    ) -> Result<(Vec<Reply>, bool)> {
+        let mut request = Request::new(Method::Post, "_bulk").nd_json(lines);
+        if let Some(refresh) = refresh {
+            request = request.param("refresh", refresh);
+        }
+        let reply = self.cluster.send(&request).await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(self.cluster.refused(&reply));
+        }
+        let items = reply
+            .body
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::backend(self.cluster.backend, "a bulk response without items"))?;
+        let items = items
+            .iter()
+            .map(|item| {
+                // Each item is `{"<op>": {"status": …, "error": {…}}}`.
+                let outcome = item
+                    .as_object()
+                    .and_then(|m| m.values().next())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                Reply {
+                    status: outcome.get("status").and_then(Value::as_u64).unwrap_or(0) as u16,
+                    body: outcome,
+                    attempts: reply.attempts,
+                }
+            })
+            .collect();
+        Ok((items, reply.attempts > 1))
+    }
+
+    /// Whether the document stored under `id` is exactly `source`: after a bulk request was
+    /// retried, a create refused as a conflict may be the first attempt's own write, whose
+    /// answer was lost.
+    async fn stored_is(&self, index: &str, id: &str, source: &Value) -> Result<bool> {
+        let reply = self
+            .cluster
+            .send(&Request::new(Method::Get, doc_path(index, id)))
+            .await?;
+        Ok(reply.status == 200 && reply.body.get("_source") == Some(source))
+    }
+
+    /// Runs several searches in one `_msearch`; a failed one fails the whole read.
+    async fn msearch(&self, index: &str, bodies: &[Value]) -> Result<Vec<Value>> {
+        if let [one] = bodies {
+            let response = self
+                .cluster
+                .ok(&Request::new(Method::Post, format!("{index}/_search")).json(one.clone()))
+                .await?;
+            return Ok(vec![response]);
+        }
+        let mut lines = Vec::with_capacity(bodies.len() * 2);
+        for body in bodies {
+            lines.push(json!({}));
+            lines.push(body.clone());
+        }
+        let response = self
+            .cluster
+            .ok(&Request::new(Method::Post, format!("{index}/_msearch")).nd_json(lines))
+            .await?;
+        let responses = response
+            .get("responses")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::backend(self.cluster.backend, "an msearch without responses"))?;
+        responses
+            .iter()
+            .map(|r| {
+                if r.get("error").is_some() {
+                    let status = r.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
+                    Err(self.cluster.refused(&Reply {
+                        status,
+                        body: r.clone(),
+                        attempts: 1,
+                    }))
+                } else {
+                    Ok(r.clone())
+                }
+            })
+            .collect()
+    }
+
+    /// Links matching a query, newest first (ties by link id), at most `limit`, with the total.
+    async fn links(&self, query: Value, limit: usize) -> Result<(Vec<Link>, u64)> {
+        let sort = json!([
+            {"linked": {"order": "desc"}},
+            {"link_id": {"order": "asc", "missing": "_last", "unmapped_type": "keyword"}}
+        ]);
+        let mut links = Vec::new();
+        let mut after: Option<Value> = None;
+        loop {
+            let size = (limit - links.len()).min(MAX_PAGE_SIZE);
+            let mut body = json!({
+                "size": size,
+                "query": query,
+                "sort": sort,
+                "track_total_hits": true
+            });
+            if let Some(after) = &after {
+                body["search_after"] = after.clone();
+            }
+            let response = self
+                .cluster
+                .ok(&Request::new(Method::Post, format!("{}/_search", self.network)).json(body))
+                .await?;
+            let total = parse::total_of(self.cluster.backend, &response)?;
+            let hits = parse::hits_of(self.cluster.backend, &response)?;
+            for hit in hits {
+                links.push(parse::link(self.cluster.backend, hit)?);
+            }
+            after = hits.last().and_then(|h| h.get("sort")).cloned();
+            if hits.len() < size || links.len() >= limit || size == 0 {
+                return Ok((links, total));
+            }
+        }
+    }
+
+    /// A link's stored document: ours under its deterministic id, or one the Python library
+    /// wrote under a random id. Returns the document id, sequence number and primary term.
+    async fn find_link(&self, key: &LinkKey) -> Result<Option<(String, Value, Value)>> {
+        let reply = self
+            .cluster
+            .send(&Request::new(
+                Method::Get,
+                doc_path(&self.network, &key.doc_id()),
+            ))
+            .await?;
+        match reply.status {
+            200 => {
+                return Ok(Some((
+                    key.doc_id(),
+                    reply.body["_seq_no"].clone(),
+                    reply.body["_primary_term"].clone(),
+                )))
+            }
+            404 if reply.body.get("found").is_some() => {}
+            _ => return Err(self.cluster.refused(&reply)),
+        }
+        let response = self
+            .cluster
+            .ok(
+                &Request::new(Method::Post, format!("{}/_search", self.network)).json(json!({
+                    "size": 1,
+                    "query": identity_query(key),
+                    "seq_no_primary_term": true
+                })),
+            )
+            .await?;
+        Ok(parse::hits_of(self.cluster.backend, &response)?
+            .first()
+            .map(|hit| {
+                (
+                    hit["_id"].as_str().unwrap_or_default().to_owned(),
+                    hit["_seq_no"].clone(),
+                    hit["_primary_term"].clone(),
+                )
+            }))
+    }
+
+    /// Gives documents the Python library wrote a `feed_id` equal to their `_id`, so they sort
+    /// and page like ours. Returns how many were updated. Safe to run again, and while the
+    /// store is in use.
+    pub async fn migrate_feed_ids(&self) -> Result<u64> {
+        self.writable()?;
+        let body = self
+            .cluster
+            .ok(
+                &Request::new(Method::Post, format!("{}/_update_by_query", self.feeds))
+                    .param("conflicts", "proceed")
+                    .param("refresh", "true")
+                    .json(json!({
+                        "query": {"bool": {"must_not": [{"exists": {"field": "feed_id"}}]}},
+                        "script": {"lang": "painless", "source": "ctx._source.feed_id = ctx._id"}
+                    })),
+            )
+            .await?;
+        Ok(body.get("updated").and_then(Value::as_u64).unwrap_or(0))
+    }
+}
+
+fn new_meta(key: &CursorKey, space: Option<EmbeddingSpace>) -> Value {
+    json!({
+        "format": FORMAT,
+        "cursor_key": key.to_hex(),
+        "embeddings": space
+    })
+}
+
+/// The Python library's identity query: the five parts of a link's identity.
+fn identity_query(key: &LinkKey) -> Value {
+    json!({"bool": {"filter": [
+        {"term": {"actor_id": key.user}},
+        {"term": {"link_type": key.link_type}},
+        {"term": {"linked_activity.activity_class": key.target.class.as_str()}},
+        {"term": {"linked_activity.type": key.target.kind}},
+        {"term": {"linked_activity.id": key.target.id}}
+    ]}})
+}
+
+/// The stored link document: the Python fields plus `link_id`.
+fn link_document(link: &Link) -> Result<Value> {
+    let mut doc = serde_json::to_value(link).map_err(|e| Error::backend("cluster", e))?;
+    doc["link_id"] = json!(link.key().doc_id());
+    Ok(doc)
+}
+
+/// Checks that the server answers and is the engine the connection names, in a version this
+/// build speaks.
+async fn check_server(cluster: &Cluster, engine: Engine) -> Result<()> {
+    let info = cluster.ok(&Request::new(Method::Get, "")).await?;
+    let version = info
+        .pointer("/version/number")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let distribution = info
+        .pointer("/version/distribution")
+        .and_then(Value::as_str);
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let found = match distribution {
+        Some("opensearch") => Engine::OpenSearch,
+        _ => Engine::Elasticsearch,
+    };
+    let wrong = |reason: String| Error::InvalidConnection {
+        value: cluster.nodes.clone(),
+        reason,
+    };
+    if found != engine {
+        let scheme = match found {
+            Engine::Elasticsearch => "elasticsearch+http(s)://",
+            Engine::OpenSearch => "opensearch+http(s)://",
+        };
+        return Err(wrong(format!(
+            "the server is {} {version}, not {}: connect with {scheme}",
+            found.name(),
+            engine.name()
+        )));
+    }
+    let supported = match engine {
+        Engine::Elasticsearch => major == 8 || major == 9,
+        Engine::OpenSearch => major == 2,
+    };
+    if !supported {
+        return Err(wrong(format!(
+            "{} {version} is not supported (Elasticsearch 8 and 9, OpenSearch 2 are)",
+            engine.name()
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl FeedBackend for ClusterBackend {
+    fn name(&self) -> &'static str {
+        self.cluster.backend
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        &self.cursor_key
+    }
+
+    fn embeddings(&self) -> Option<EmbeddingSpace> {
+        self.embeddings
+    }
+
+    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+        self.writable()?;
+        if activities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = activities
+            .iter()
+            .map(|a| a.id().unwrap_or_default().to_owned())
+            .collect();
+        // What is stored under these ids now: its actor, and its version for a guarded replace.
+        let stored = self
+            .cluster
+            .ok(&Request::new(Method::Post, format!("{}/_mget", self.feeds))
+                .param("_source_includes", "actor")
+                .json(json!({ "ids": ids })))
+            .await?;
+        let docs = stored
+            .get("docs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut results: Vec<Option<Result<String>>> = Vec::with_capacity(activities.len());
+        let mut lines = Vec::new();
+        let mut sent = Vec::new();
+        for (i, activity) in activities.iter().enumerate() {
+            let doc = docs.get(i).filter(|d| d["found"] == json!(true));
+            let mut op = json!({"_index": self.feeds, "_id": ids[i]});
+            let action = match doc {
+                Some(doc) => {
+                    let stored_actor: Option<EntityKey> =
+                        serde_json::from_value(doc["_source"]["actor"].clone())
+                            .ok()
+                            .map(|a: crate::activity::Actor| a.key().clone());
+                    let given = activity.actor().key();
+                    if stored_actor.as_ref() != Some(given) {
+                        results.push(Some(Err(Error::ActivityConflict {
+                            id: ids[i].clone(),
+                            stored_actor: stored_actor
+                                .map(|a| a.to_string())
+                                .unwrap_or_else(|| "unknown".into()),
+                            given_actor: given.to_string(),
+                        })));
+                        continue;
+                    }
+                    op["if_seq_no"] = doc["_seq_no"].clone();
+                    op["if_primary_term"] = doc["_primary_term"].clone();
+                    "index"
+                }
+                None => "create",
+            };
+            let body = serde_json::to_value(activity).map_err(|e| Error::backend("cluster", e))?;
+            lines.push(json!({ action: op }));
+            lines.push(body.clone());
+            sent.push((i, body));
+            results.push(None);
+        }
+        if !lines.is_empty() {
+            let (replies, retried) = self.bulk(lines, self.refresh(activities.len())).await?;
+            for ((slot, body), reply) in sent.into_iter().zip(replies) {
+                let ok = (200..300).contains(&reply.status)
+                    || (retried
+                        && reply.status == 409
+                        && self.stored_is(&self.feeds, &ids[slot], &body).await?);
+                results[slot] = Some(if ok {
+                    Ok(ids[slot].clone())
+                } else {
+                    Err(self.cluster.refused(&reply))
+                });
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| Error::backend(self.cluster.backend, "a bulk item went missing"))
+            })
+            .collect()
+    }
+
+    async fn get_activity(&self, id: &str) -> Result<Option<Activity>> {
+        let reply = self
+            .cluster
+            .send(&Request::new(Method::Get, doc_path(&self.feeds, id)))
+            .await?;
+        match reply.status {
+            200 => Ok(Some(parse::activity(self.cluster.backend, &reply.body)?)),
+            404 if reply.body.get("found").is_some() => Ok(None),
+            _ => Err(self.cluster.refused(&reply)),
+        }
+    }
+
+    async fn delete_activity(&self, id: &str) -> Result<bool> {
+        self.writable()?;
+        let reply = self
+            .cluster
+            .send(
+                &Request::new(Method::Delete, doc_path(&self.feeds, id))
+                    .param("refresh", "wait_for"),
+            )
+            .await?;
+        match reply.status {
+            200 => Ok(true),
+            404 if reply.body.get("result").is_some() => Ok(false),
+            _ => Err(self.cluster.refused(&reply)),
+        }
+    }
+
+    async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
+        self.writable()?;
+        let delete = |index: &str, query: Value| {
+            Request::new(Method::Post, format!("{index}/_delete_by_query"))
+                .param("conflicts", "proceed")
+                .param("refresh", "true")
+                .json(json!({ "query": query }))
+        };
+        let activities = self
+            .cluster
+            .ok(&delete(
+                &self.feeds,
+                json!({"bool": {"filter": [
+                    {"term": {"actor.id": actor.id}},
+                    {"term": {"actor.type": actor.kind}}
+                ]}}),
+            ))
+            .await?;
+        let to_actor = |class: LinkClass| {
+            json!({"bool": {"filter": [
+                {"term": {"linked_activity.activity_class": class.as_str()}},
+                {"term": {"linked_activity.type": actor.kind}},
+                {"term": {"linked_activity.id": actor.id}}
+            ]}})
+        };
+        let links = self
+            .cluster
+            .ok(&delete(
+                &self.network,
+                json!({"bool": {"should": [
+                    {"term": {"actor_id": actor.id}},
+                    to_actor(LinkClass::Actor),
+                    to_actor(LinkClass::Object)
+                ], "minimum_should_match": 1}}),
+            ))
+            .await?;
+        let deleted = |v: &Value| v.get("deleted").and_then(Value::as_u64).unwrap_or(0);
+        Ok(Erased {
+            activities: deleted(&activities),
+            links: deleted(&links),
+        })
+    }
+
+    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+        self.writable()?;
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Links the Python library wrote have random ids: only an identity query finds them.
+        let mut legacy = Vec::with_capacity(links.len());
+        for chunk in links.chunks(1_000) {
+            let bodies: Vec<Value> = chunk
+                .iter()
+                .map(|link| {
+                    json!({
+                        "size": 0,
+                        "track_total_hits": 1,
+                        "query": {"bool": {
+                            "filter": identity_query(link.key())["bool"]["filter"].clone(),
+                            "must_not": [{"exists": {"field": "link_id"}}]
+                        }}
+                    })
+                })
+                .collect();
+            for response in self.msearch(&self.network, &bodies).await? {
+                legacy.push(parse::total_of(self.cluster.backend, &response)? > 0);
+            }
+        }
+        let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(links.len());
+        let mut seen = std::collections::HashSet::new();
+        let mut lines = Vec::new();
+        let mut sent = Vec::new();
+        for (i, link) in links.iter().enumerate() {
+            if legacy[i] || !seen.insert(link.key().doc_id()) {
+                results.push(Some(Err(Error::LinkExists {
+                    link: link.key().to_string(),
+                })));
+                continue;
+            }
+            let doc = link_document(link)?;
+            lines.push(json!({"create": {"_index": self.network, "_id": link.key().doc_id()}}));
+            lines.push(doc.clone());
+            sent.push((i, doc));
+            results.push(None);
+        }
+        if !lines.is_empty() {
+            let (replies, retried) = self.bulk(lines, self.refresh(links.len())).await?;
+            for ((slot, doc), reply) in sent.into_iter().zip(replies) {
+                let id = links[slot].key().doc_id();
+                results[slot] = Some(match reply.status {
+                    200..=299 => Ok(()),
+                    409 if retried && self.stored_is(&self.network, &id, &doc).await? => Ok(()),
+                    409 => Err(Error::LinkExists {
+                        link: links[slot].key().to_string(),
+                    }),
+                    _ => Err(self.cluster.refused(&reply)),
+                });
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| Error::backend(self.cluster.backend, "a bulk item went missing"))
+            })
+            .collect()
+    }
+
+    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+        self.writable()?;
+        let not_found = || Error::LinkNotFound {
+            link: key.to_string(),
+        };
+        let (id, seq_no, primary_term) = self.find_link(key).await?.ok_or_else(not_found)?;
+        let doc = self
+            .cluster
+            .ok(&Request::new(Method::Get, doc_path(&self.network, &id)))
+            .await?;
+        let mut link = parse::link(self.cluster.backend, &doc)?;
+        link.apply(&change);
+        let reply = self
+            .cluster
+            .send(
+                &Request::new(Method::Put, doc_path(&self.network, &id))
+                    .param("if_seq_no", seq_no.to_string())
+                    .param("if_primary_term", primary_term.to_string())
+                    .param("refresh", "wait_for")
+                    .json(link_document(&link)?),
+            )
+            .await?;
+        match reply.status {
+            200..=299 => Ok(link),
+            // Removed or changed meanwhile: the caller's change applied to a link that is gone.
+            409 => Err(not_found()),
+            _ => Err(self.cluster.refused(&reply)),
+        }
+    }
+
+    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
+        self.writable()?;
+        let reply = self
+            .cluster
+            .send(
+                &Request::new(Method::Delete, doc_path(&self.network, &key.doc_id()))
+                    .param("refresh", "wait_for"),
+            )
+            .await?;
+        match reply.status {
+            200 => return Ok(()),
+            404 if reply.body.get("result").is_some() => {}
+            _ => return Err(self.cluster.refused(&reply)),
+        }
+        // Not under our id: perhaps under random ids, as the Python library stored links
+        // (it removed every duplicate, and so do we).
+        let body = self
+            .cluster
+            .ok(
+                &Request::new(Method::Post, format!("{}/_delete_by_query", self.network))
+                    .param("conflicts", "proceed")
+                    .param("refresh", "true")
+                    .json(json!({ "query": identity_query(key) })),
+            )
+            .await?;
+        if body.get("deleted").and_then(Value::as_u64).unwrap_or(0) == 0 {
+            return Err(Error::LinkNotFound {
+                link: key.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn network(&self, user: &str, limit: usize) -> Result<Network> {
+        let (links, total) = self
+            .links(json!({"term": {"actor_id": user}}), limit)
+            .await?;
+        Ok(Network {
+            user: user.to_owned(),
+            links,
+            total,
+        })
+    }
+
+    async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers> {
+        let query = json!({"bool": {"filter": [
+            {"term": {"linked_activity.activity_class": target.class.as_str()}},
+            {"term": {"linked_activity.type": target.kind}},
+            {"term": {"linked_activity.id": target.id}}
+        ]}});
+        let (links, total) = self.links(query, limit).await?;
+        Ok(Followers {
+            target: target.clone(),
+            links,
+            total,
+        })
+    }
+
+    async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
+        query.validate()?;
+        let backend = self.cluster.backend;
+        let plan = compile::plan(query).map_err(|e| match e {
+            Error::Unsupported { feature, .. } => Error::Unsupported { backend, feature },
+            other => other,
+        })?;
+        match plan {
+            Plan::Empty => Ok(FeedResult::default()),
+            Plan::Flat(plan) => {
+                let responses = self.msearch(&self.feeds, &plan.searches).await?;
+                let (hits, mut more) =
+                    parse::merge_pages(backend, &responses, plan.size, plan.older, plan.reverse)?;
+                if plan.size == MAX_PAGE_SIZE && hits.len() == MAX_PAGE_SIZE {
+                    // The result window holds no page + 1: ask for one more past the last hit.
+                    let last = if plan.reverse {
+                        hits.first()
+                    } else {
+                        hits.last()
+                    };
+                    if let Some(position) =
+                        last.and_then(|h| crate::query::Position::of(&h.activity))
+                    {
+                        let after = compile::search_after(&position);
+                        let probes: Vec<Value> = plan
+                            .searches
+                            .iter()
+                            .map(|s| {
+                                let mut s = s.clone();
+                                s["size"] = json!(1);
+                                s["search_after"] = after.clone();
+                                s
+                            })
+                            .collect();
+                        let responses = self.msearch(&self.feeds, &probes).await?;
+                        more = responses
+                            .iter()
+                            .map(|r| parse::hits_of(backend, r).map(|h| !h.is_empty()))
+                            .collect::<Result<Vec<_>>>()?
+                            .into_iter()
+                            .any(|found| found);
+                    }
+                }
+                Ok(FeedResult {
+                    hits,
+                    more,
+                    groups: Vec::new(),
+                })
+            }
+            Plan::Grouped(plan) => {
+                let response = self
+                    .cluster
+                    .ok(
+                        &Request::new(Method::Post, format!("{}/_search", self.feeds))
+                            .json(plan.body.clone()),
+                    )
+                    .await?;
+                parse::groups(backend, &plan, &response)
+            }
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,332 @@
+//! Response bodies read back into the backend-neutral result: hits, groups, links.
+//!
+//! Documents written by the Python library read the same as ours: a zone-less `published` is
+//! UTC, and a document without `feed_id` takes its `_id` as its id.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+
+use super::compile::{names, GroupedPlan};
+use crate::activity::{Activity, EntityKey};
+use crate::error::{Error, Result};
+use crate::network::Link;
+use crate::query::{GroupKey, GroupValue, Grouping, Metric, Order};
+use crate::result::{FeedResult, Group, Hit};
+
+fn malformed(backend: &'static str, what: impl std::fmt::Display) -> Error {
+    Error::backend(backend, format!("unexpected response: {what}"))
+}
+
+/// The `hits.hits` array of a search response.
+pub(crate) fn hits_of<'a>(backend: &'static str, response: &'a Value) -> Result<&'a [Value]> {
+    response
+        .pointer("/hits/hits")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| malformed(backend, "no hits.hits"))
+}
+
+/// `hits.total.value` (Elasticsearch 7 and later, OpenSearch) or a plain number (6.x).
+pub(crate) fn total_of(backend: &'static str, response: &Value) -> Result<u64> {
+    let total = response
+        .pointer("/hits/total")
+        .ok_or_else(|| malformed(backend, "no hits.total"))?;
+    total
+        .get("value")
+        .unwrap_or(total)
+        .as_u64()
+        .ok_or_else(|| malformed(backend, "hits.total is not a count"))
+}
+
+/// One stored activity from a hit or a document (`_id`, `_source`).
+pub(crate) fn activity(backend: &'static str, doc: &Value) -> Result<Activity> {
+    let source = doc
+        .get("_source")
+        .ok_or_else(|| malformed(backend, "a hit without _source"))?;
+    let mut activity: Activity = serde_json::from_value(source.clone())
+        .map_err(|e| Error::backend(backend, format!("a stored activity cannot be read: {e}")))?;
+    if activity.id().is_none() {
+        let id = doc
+            .get("_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed(backend, "a hit without _id"))?;
+        activity.set_id(id.to_owned());
+    }
+    Ok(activity)
+}
+
+/// One stored link from a hit or a document.
+pub(crate) fn link(backend: &'static str, doc: &Value) -> Result<Link> {
+    let source = doc
+        .get("_source")
+        .ok_or_else(|| malformed(backend, "a link without _source"))?;
+    serde_json::from_value(source.clone())
+        .map_err(|e| Error::backend(backend, format!("a stored link cannot be read: {e}")))
+}
+
+fn feed_order(a: &Activity, b: &Activity) -> Ordering {
+    (a.published(), a.id()).cmp(&(b.published(), b.id()))
+}
+
+/// Merges the hits of a flat plan's searches (each in walk order) into one page: each
+/// activity once, `size` of them, in the query's order; `true` when more lie beyond.
+pub(crate) fn merge_pages(
+    backend: &'static str,
+    responses: &[Value],
+    size: usize,
+    older: bool,
+    reverse: bool,
+) -> Result<(Vec<Hit>, bool)> {
+    let mut seen = HashSet::new();
+    let mut all = Vec::new();
+    for response in responses {
+        for hit in hits_of(backend, response)? {
+            let activity = activity(backend, hit)?;
+            if seen.insert(activity.id().map(str::to_owned)) {
+                all.push(activity);
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        let order = feed_order(a, b);
+        if older {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    let more = all.len() > size;
+    all.truncate(size);
+    if reverse {
+        all.reverse();
+    }
+    let hits = all
+        .into_iter()
+        .map(|activity| Hit {
+            activity,
+            score: None,
+        })
+        .collect();
+    Ok((hits, more))
+}
+
+/// The groups of a grouped plan's response.
+pub(crate) fn groups(
+    backend: &'static str,
+    plan: &GroupedPlan,
+    response: &Value,
+) -> Result<FeedResult> {
+    let aggs = response
+        .get("aggregations")
+        .ok_or_else(|| malformed(backend, "no aggregations"))?;
+    let mut groups = level(backend, &plan.grouping, plan.order, aggs, 0)?;
+    if let Some(limit) = plan.grouping.limit {
+        keep_first_leaves(&mut groups, plan.grouping.levels.len(), limit, plan.order);
+    }
+    Ok(FeedResult {
+        hits: Vec::new(),
+        more: false,
+        groups,
+    })
+}
+
+/// A group's sort key as the feed orders it: its edge time, then its edge activity's id.
+type Edge = (DateTime<Utc>, String);
+
+fn level(
+    backend: &'static str,
+    grouping: &Grouping,
+    order: Order,
+    aggs: &Value,
+    depth: usize,
+) -> Result<Vec<Group>> {
+    let key = grouping.levels[depth].key;
+    let buckets = aggs
+        .pointer(&format!("/{}/buckets", names::GROUPS))
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed(backend, "a group level without buckets"))?;
+    let mut out: Vec<(Edge, Group)> = Vec::with_capacity(buckets.len());
+    for bucket in buckets {
+        let edge = edge_of(backend, bucket)?;
+        let inner = depth + 1 == grouping.levels.len();
+        let hits = if inner {
+            bucket
+                .pointer(&format!("/{}/hits/hits", names::HITS))
+                .and_then(Value::as_array)
+                .ok_or_else(|| malformed(backend, "a group without top hits"))?
+                .iter()
+                .map(|hit| {
+                    Ok(Hit {
+                        activity: activity(backend, hit)?,
+                        score: None,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let groups = if inner {
+            Vec::new()
+        } else {
+            level(backend, grouping, order, bucket, depth + 1)?
+        };
+        let has = |f: fn(&Metric) -> bool| grouping.metrics.iter().any(f);
+        let group = Group {
+            value: group_value(backend, key, bucket)?,
+            newest: edge.0,
+            count: has(|m| *m == Metric::Count)
+                .then(|| bucket.get("doc_count").and_then(Value::as_u64))
+                .flatten(),
+            distinct_actors: has(|m| *m == Metric::DistinctActors)
+                .then(|| {
+                    bucket
+                        .pointer(&format!("/{}/value", names::DISTINCT_ACTORS))
+                        .and_then(Value::as_u64)
+                })
+                .flatten(),
+            recent_actors: if has(|m| matches!(m, Metric::RecentActors(_))) {
+                Some(recent_actors(backend, bucket)?)
+            } else {
+                None
+            },
+            hits,
+            groups,
+        };
+        out.push((edge, group));
+    }
+    // The engines break ties of the edge time by key; the feed breaks them by the edge
+    // activity's id, as every other backend does.
+    out.sort_by(|(a, _), (b, _)| match order {
+        Order::Desc => b.cmp(a),
+        Order::Asc => a.cmp(b),
+    });
+    Ok(out.into_iter().map(|(_, group)| group).collect())
+}
+
+fn edge_of(backend: &'static str, bucket: &Value) -> Result<Edge> {
+    let sort = bucket
+        .pointer(&format!("/{}/hits/hits/0/sort", names::EDGE_HIT))
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed(backend, "a group without its edge activity"))?;
+    let millis = sort
+        .first()
+        .and_then(Value::as_i64)
+        .ok_or_else(|| malformed(backend, "an edge time that is not epoch milliseconds"))?;
+    let id = sort.get(1).and_then(Value::as_str).unwrap_or_default();
+    let time = Utc
+        .timestamp_millis_opt(millis)
+        .single()
+        .ok_or_else(|| malformed(backend, "an edge time out of range"))?;
+    Ok((time, id.to_owned()))
+}
+
+fn group_value(backend: &'static str, key: GroupKey, bucket: &Value) -> Result<GroupValue> {
+    let bad = || malformed(backend, format!("a {key:?} bucket key: {}", bucket["key"]));
+    let entity = || -> Result<Option<EntityKey>> {
+        let pair = bucket
+            .get("key")
+            .and_then(Value::as_array)
+            .ok_or_else(bad)?;
+        match (
+            pair.first().and_then(Value::as_str),
+            pair.get(1).and_then(Value::as_str),
+        ) {
+            (Some(""), Some("")) => Ok(None),
+            (Some(kind), Some(id)) => Ok(Some(EntityKey {
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+            })),
+            _ => Err(bad()),
+        }
+    };
+    let number = || bucket.get("key").and_then(Value::as_i64).ok_or_else(bad);
+    Ok(match key {
+        GroupKey::Verb => GroupValue::Verb(
+            bucket
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?
+                .to_owned(),
+        ),
+        GroupKey::Actor | GroupKey::Object => GroupValue::Entity(Some(entity()?.ok_or_else(bad)?)),
+        GroupKey::Target => GroupValue::Entity(entity()?),
+        GroupKey::Year => GroupValue::Year(i32::try_from(number()?).map_err(|_| bad())?),
+        GroupKey::Month => GroupValue::Month(u32::try_from(number()?).map_err(|_| bad())?),
+        GroupKey::Day => {
+            let text = bucket
+                .get("key_as_string")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?;
+            GroupValue::Day(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?)
+        }
+    })
+}
+
+fn recent_actors(backend: &'static str, bucket: &Value) -> Result<Vec<EntityKey>> {
+    bucket
+        .pointer(&format!("/{}/buckets", names::RECENT_ACTORS))
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed(backend, "a group without recent actors"))?
+        .iter()
+        .map(|b| match group_value(backend, GroupKey::Actor, b)? {
+            GroupValue::Entity(Some(actor)) => Ok(actor),
+            _ => Err(malformed(backend, "a recent actor without a key")),
+        })
+        .collect()
+}
+
+/// Keeps the first `limit` innermost groups in group order (by their edge, over the whole
+/// tree), and the outer groups that hold them.
+fn keep_first_leaves(groups: &mut Vec<Group>, depth: usize, limit: usize, order: Order) {
+    let mut leaves = Vec::new();
+    collect_leaves(groups, depth, &mut Vec::new(), &mut leaves);
+    leaves.sort_by(|(a, _), (b, _)| match order {
+        Order::Desc => b.cmp(a),
+        Order::Asc => a.cmp(b),
+    });
+    let kept: HashSet<Vec<usize>> = leaves.into_iter().take(limit).map(|(_, p)| p).collect();
+    prune(groups, depth, &mut Vec::new(), &kept);
+}
+
+/// Every innermost group's edge (its time and first hit's id) and path.
+fn collect_leaves(
+    groups: &[Group],
+    depth: usize,
+    path: &mut Vec<usize>,
+    out: &mut Vec<(Edge, Vec<usize>)>,
+) {
+    for (i, group) in groups.iter().enumerate() {
+        path.push(i);
+        if depth == 1 {
+            let id = group
+                .hits
+                .first()
+                .and_then(|h| h.activity.id())
+                .unwrap_or_default()
+                .to_owned();
+            out.push(((group.newest, id), path.clone()));
+        } else {
+            collect_leaves(&group.groups, depth - 1, path, out);
+        }
+        path.pop();
+    }
+}
+
+fn prune(groups: &mut Vec<Group>, depth: usize, path: &mut Vec<usize>, kept: &HashSet<Vec<usize>>) {
+    let mut index = 0;
+    groups.retain_mut(|group| {
+        path.push(index);
+        index += 1;
+        let keep = if depth == 1 {
+            kept.contains(path)
+        } else {
+            prune(&mut group.groups, depth - 1, path, kept);
+            !group.groups.is_empty()
+        };
+        path.pop();
+        keep
+    });
+}

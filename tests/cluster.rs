@@ -1,0 +1,592 @@
+//! The cluster backends (Elasticsearch, OpenSearch).
+//!
+//! - `transport::*`: the real clients against a local stub server that replays documented
+//!   responses: retries, error mapping, bulk items, what goes on the wire. No cluster needed.
+//! - `conformance::elasticsearch::*` and `conformance::opensearch::*`: the shared suite against
+//!   a real cluster, when `ELASTICFEEDS_ES_URL` or `ELASTICFEEDS_OPENSEARCH_URL` is set (for
+//!   example `http://localhost:9200`, see `elasticsearch_docker/`). Without it each case says
+//!   once that it skipped, and passes; with it set to a closed port every case fails.
+
+#![cfg(feature = "cluster")]
+
+#[macro_use]
+#[path = "conformance/mod.rs"]
+pub mod suite;
+#[path = "cluster/stub.rs"]
+mod stub;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::http::Method;
+use chrono::{TimeZone, Utc};
+use elasticfeeds::backend::cluster::{ClusterOptions, RetryPolicy};
+use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
+use serde_json::json;
+
+// Either client's plain transport deletes the test indices; their APIs agree here.
+#[cfg(feature = "elasticsearch")]
+use elasticsearch as client;
+#[cfg(all(feature = "opensearch", not(feature = "elasticsearch")))]
+use opensearch as client;
+use stub::{Flavor, Stub};
+use suite::{Capabilities, OpenOptions, Store};
+
+/// Fast retries, so the tests do not wait.
+fn quick() -> ClusterOptions {
+    ClusterOptions::default().retry(RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    })
+}
+
+fn scheme(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Elasticsearch => "elasticsearch+",
+        Flavor::OpenSearch => "opensearch+",
+    }
+}
+
+async fn open(stub: &Stub, flavor: Flavor) -> Result<Manager> {
+    Manager::builder(&format!("{}{}", scheme(flavor), stub.url))
+        .cluster(quick())
+        .open()
+        .await
+}
+
+fn post(id: &str, actor: &str) -> Activity {
+    Activity::new(
+        "post",
+        Actor::new(actor, "person").unwrap(),
+        Object::new(id, "post").unwrap(),
+    )
+    .unwrap()
+    .with_id(id)
+    .unwrap()
+    .published_at(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap())
+    .unwrap()
+}
+
+const BOTH: [Flavor; 2] = [Flavor::Elasticsearch, Flavor::OpenSearch];
+
+mod transport {
+    use super::*;
+
+    #[tokio::test]
+    async fn opening_creates_both_indices_with_their_mappings() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |_, _, _| None).await;
+            open(&stub, flavor).await.expect("open");
+            let feeds = stub.requests(Method::PUT, "feeds");
+            assert_eq!(feeds.len(), 1);
+            let body = feeds[0].json();
+            assert_eq!(
+                body["settings"],
+                json!({"index": {"number_of_shards": 1, "number_of_replicas": 1}})
+            );
+            assert_eq!(
+                body["mappings"]["properties"]["feed_id"],
+                json!({"type": "keyword"})
+            );
+            let key = body["mappings"]["_meta"]["elasticfeeds"]["cursor_key"]
+                .as_str()
+                .unwrap();
+            assert_eq!(key.len(), 64);
+            assert_eq!(stub.requests(Method::PUT, "network").len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_and_unavailable_are_retried() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |seen, earlier, _| {
+                (seen.method == Method::GET && seen.path.is_empty()).then_some(())?;
+                match earlier {
+                    0 => Some((
+                        429,
+                        stub::error(
+                            429,
+                            "es_rejected_execution_exception",
+                            "rejected execution of coordinating operation",
+                        ),
+                    )),
+                    1 => Some((
+                        503,
+                        stub::error(503, "cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];"),
+                    )),
+                    _ => None,
+                }
+            })
+            .await;
+            open(&stub, flavor).await.expect("open after two retries");
+            assert_eq!(stub.requests(Method::GET, "").len(), 3);
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_the_policy_limit() {
+        let stub = Stub::start(Flavor::Elasticsearch, |seen, _, _| {
+            seen.path
+                .is_empty()
+                .then(|| (503, stub::error(503, "unavailable", "not ready")))
+        })
+        .await;
+        let result = open(&stub, Flavor::Elasticsearch).await;
+        assert!(
+            matches!(result, Err(Error::Rejected { status: 503, .. })),
+            "{result:?}"
+        );
+        // The first attempt and three retries.
+        assert_eq!(stub.requests(Method::GET, "").len(), 4);
+    }
+
+    #[tokio::test]
+    async fn bad_request_and_unauthorized_are_not_retried() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |seen, _, _| {
+                (seen.method == Method::PUT && seen.path == "feeds").then(|| {
+                    (
+                        400,
+                        stub::error(
+                            400,
+                            "mapper_parsing_exception",
+                            "Failed to parse mapping: unknown parameter [dims]",
+                        ),
+                    )
+                })
+            })
+            .await;
+            match open(&stub, flavor).await {
+                Err(Error::Rejected {
+                    status: 400,
+                    kind,
+                    reason,
+                    ..
+                }) => {
+                    assert_eq!(kind, "mapper_parsing_exception");
+                    assert!(reason.contains("dims"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(stub.requests(Method::PUT, "feeds").len(), 1);
+
+            let stub = Stub::start(flavor, |_, _, _| {
+                Some((
+                    401,
+                    stub::error(
+                        401,
+                        "security_exception",
+                        "missing authentication credentials for REST request [/]",
+                    ),
+                ))
+            })
+            .await;
+            let result = open(&stub, flavor).await;
+            assert!(
+                matches!(result, Err(Error::Rejected { status: 401, ref kind, .. }) if kind == "security_exception"),
+                "{result:?}"
+            );
+            assert_eq!(stub.seen().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_are_sent_as_basic_auth() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |_, _, _| None).await;
+            let url = stub.url.replace("http://", "http://elastic:s%3Acret@");
+            Manager::builder(&format!("{}{url}", scheme(flavor)))
+                .cluster(quick())
+                .open()
+                .await
+                .expect("open");
+            let seen = stub.seen();
+            let auth = seen[0].headers.get("authorization").expect("a header");
+            // base64("elastic:s:cret")
+            assert_eq!(auth, "Basic ZWxhc3RpYzpzOmNyZXQ=");
+        }
+    }
+
+    #[tokio::test]
+    async fn partial_bulk_failure_is_reported_per_item() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |seen, _, state| {
+                (seen.path == "_bulk").then(|| {
+                    let lines = seen.lines();
+                    // The engine refuses the second document, stores the others.
+                    let (_, mut reply) = state.bulk(&[&lines[..2], &lines[4..]].concat());
+                    let items = reply["items"].as_array_mut().unwrap();
+                    items.insert(
+                        1,
+                        json!({"create": {
+                            "_index": "feeds", "_id": "a2", "status": 400,
+                            "error": {
+                                "type": "document_parsing_exception",
+                                "reason": "[1:15] failed to parse field [published] of type [date] in document with id 'a2'"
+                            }
+                        }}),
+                    );
+                    reply["errors"] = json!(true);
+                    (200, reply)
+                })
+            })
+            .await;
+            let manager = open(&stub, flavor).await.unwrap();
+            let results = manager
+                .add_activities(vec![
+                    post("a1", "mark"),
+                    post("a2", "mark"),
+                    post("a3", "mark"),
+                ])
+                .await
+                .expect("the batch as a whole is answered");
+            assert_eq!(results[0].as_deref().ok(), Some("a1"));
+            assert!(
+                matches!(&results[1], Err(Error::Rejected { status: 400, kind, .. }) if kind == "document_parsing_exception"),
+                "{:?}",
+                results[1]
+            );
+            assert_eq!(results[2].as_deref().ok(), Some("a3"));
+            let bulk = &stub.requests(Method::POST, "_bulk")[0];
+            assert_eq!(
+                bulk.headers.get("content-type").unwrap(),
+                "application/x-ndjson"
+            );
+            // A batch does not wait for a refresh by default.
+            assert!(!bulk.query.contains("refresh"), "{}", bulk.query);
+        }
+    }
+
+    #[tokio::test]
+    async fn retried_bulk_creates_no_duplicates() {
+        for flavor in BOTH {
+            // The first bulk is applied, then its answer is lost behind a 503.
+            let stub = Stub::start(flavor, |seen, earlier, state| {
+                // The first bulk (activities) and the third (links) lose their answer.
+                if seen.path == "_bulk" && (earlier == 0 || earlier == 2) {
+                    state.bulk(&seen.lines());
+                    return Some((
+                        503,
+                        stub::error(503, "unavailable", "node is shutting down"),
+                    ));
+                }
+                stub::no_python_links(seen)
+            })
+            .await;
+            let manager = open(&stub, flavor).await.unwrap();
+            let results = manager
+                .add_activities(vec![post("a1", "mark"), post("a2", "ann")])
+                .await
+                .unwrap();
+            assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+            let bulks = stub.requests(Method::POST, "_bulk");
+            assert_eq!(bulks.len(), 2);
+            assert_eq!(bulks[0].body, bulks[1].body, "the retry sends the same ids");
+            assert_eq!(stub.doc_count("feeds"), 2);
+
+            let link = Link::new(
+                "carlos",
+                "follow",
+                LinkTarget::actor("mark", "person").unwrap(),
+            )
+            .unwrap();
+            let links = manager
+                .add_links(vec![link.clone(), link.clone()])
+                .await
+                .unwrap();
+            assert!(links[0].is_ok(), "{links:?}");
+            assert!(matches!(links[1], Err(Error::LinkExists { .. })));
+            assert_eq!(stub.doc_count("network"), 1);
+            // A retried create that meets its own first attempt is a success, not "exists".
+            let watch =
+                Link::new("carlos", "watch", LinkTarget::object("p1", "post").unwrap()).unwrap();
+            let watched = manager.add_links(vec![watch]).await.unwrap();
+            assert!(watched[0].is_ok(), "{watched:?}");
+            assert_eq!(stub.requests(Method::POST, "_bulk").len(), 5);
+            assert_eq!(stub.doc_count("network"), 2);
+            // A real second follow is still refused.
+            let again = manager.add_link(link).await;
+            assert!(matches!(again, Err(Error::LinkExists { .. })), "{again:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_follow_is_link_exists() {
+        let stub = Stub::start(Flavor::Elasticsearch, |seen, _, _| {
+            stub::no_python_links(seen)
+        })
+        .await;
+        let manager = open(&stub, Flavor::Elasticsearch).await.unwrap();
+        manager.follow("carlos", "mark").await.expect("first");
+        let again = manager.follow("carlos", "mark").await;
+        assert!(matches!(again, Err(Error::LinkExists { .. })), "{again:?}");
+        // A single write waits until it is visible.
+        let bulk = &stub.requests(Method::POST, "_bulk")[0];
+        assert!(bulk.query.contains("refresh=wait_for"), "{}", bulk.query);
+        let lines = bulk.lines();
+        assert!(lines[0]["create"]["_id"].as_str().unwrap().len() == 64);
+        assert_eq!(lines[1]["link_id"], lines[0]["create"]["_id"]);
+    }
+
+    #[tokio::test]
+    async fn missing_index_is_a_typed_error() {
+        for flavor in BOTH {
+            let stub = Stub::start(flavor, |seen, _, _| {
+                (seen.path == "feeds/_search").then(|| (404, stub::index_not_found("feeds")))
+            })
+            .await;
+            let manager = open(&stub, flavor).await.unwrap();
+            let result = manager.search(elasticfeeds::FeedQuery::all()).await;
+            match result {
+                Err(Error::IndexNotFound { index, .. }) => assert_eq!(index, "feeds"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_engine_must_match_the_scheme() {
+        let stub = Stub::start(Flavor::OpenSearch, |_, _, _| None).await;
+        let result = open(&stub, Flavor::Elasticsearch).await;
+        assert!(
+            matches!(&result, Err(Error::InvalidConnection { reason, .. }) if reason.contains("opensearch+http")),
+            "{result:?}"
+        );
+        // Nothing was created on the wrong engine.
+        assert!(stub.requests(Method::PUT, "feeds").is_empty());
+    }
+
+    #[tokio::test]
+    async fn python_indices_are_adopted() {
+        for flavor in BOTH {
+            // Indices as the Python library created them: no `_meta`, no `feed_id`.
+            let pre = Stub::start(flavor, |_, _, _| None).await;
+            pre.with_state(|state| {
+                state.mappings.insert(
+                    "feeds".into(),
+                    json!({"properties": {"published": {"type": "date"}}}),
+                );
+                state.mappings.insert(
+                    "network".into(),
+                    json!({"properties": {"linked": {"type": "date"}}}),
+                );
+            });
+            open(&pre, flavor).await.expect("adopt");
+            assert!(pre.requests(Method::PUT, "feeds").is_empty());
+            let put = pre.requests(Method::PUT, "feeds/_mapping");
+            assert_eq!(put.len(), 1);
+            assert_eq!(
+                put[0].json()["properties"]["feed_id"],
+                json!({"type": "keyword"})
+            );
+            assert_eq!(
+                pre.requests(Method::PUT, "network/_mapping")[0].json()["properties"]["link_id"],
+                json!({"type": "keyword"})
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn migration_gives_python_activities_a_feed_id() {
+        let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| {
+            (seen.path == "feeds/_update_by_query").then(|| {
+                (
+                    200,
+                    json!({
+                        "took": 12, "timed_out": false, "total": 3, "updated": 3,
+                        "deleted": 0, "batches": 1, "version_conflicts": 0, "noops": 0,
+                        "failures": []
+                    }),
+                )
+            })
+        })
+        .await;
+        let backend = elasticfeeds::backend::cluster::ClusterBackend::open(
+            &format!("opensearch+{}", stub.url),
+            "feeds",
+            "network",
+            quick(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(backend.migrate_feed_ids().await.unwrap(), 3);
+        let sent = &stub.requests(Method::POST, "feeds/_update_by_query")[0];
+        assert_eq!(
+            sent.json(),
+            json!({
+                "query": {"bool": {"must_not": [{"exists": {"field": "feed_id"}}]}},
+                "script": {"lang": "painless", "source": "ctx._source.feed_id = ctx._id"}
+            })
+        );
+        assert!(sent.query.contains("conflicts=proceed"), "{}", sent.query);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_fails_fast_with_a_connection_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let started = Instant::now();
+        let result = Manager::open(&format!("http://127.0.0.1:{port}")).await;
+        match result {
+            Err(Error::Unreachable { nodes, .. }) => {
+                assert_eq!(nodes, format!("http://127.0.0.1:{port}/"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // The default policy: three retries, 100 + 200 + 400 ms apart.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// Unique index names for this run, and their removal when the test ends.
+struct ClusterStore {
+    url: String,
+    /// The URL without the engine prefix, for cleaning up.
+    http_url: String,
+    run: String,
+    next: AtomicUsize,
+    made: Mutex<Vec<String>>,
+}
+
+impl ClusterStore {
+    /// The store for the cluster named by `variable`, or `None` (after saying so once) when it
+    /// is not set.
+    fn from_env(variable: &str, scheme: &str) -> Option<ClusterStore> {
+        static SKIPPED: Once = Once::new();
+        let Ok(url) = std::env::var(variable) else {
+            SKIPPED.call_once(|| {
+                eprintln!(
+                    "conformance: skipped on the cluster backends (set ELASTICFEEDS_ES_URL or \
+                     ELASTICFEEDS_OPENSEARCH_URL to run them)"
+                )
+            });
+            return None;
+        };
+        let http_url = url
+            .strip_prefix("elasticsearch+")
+            .or_else(|| url.strip_prefix("opensearch+"))
+            .unwrap_or(&url)
+            .to_owned();
+        Some(ClusterStore {
+            url: format!("{scheme}{http_url}"),
+            http_url,
+            run: format!(
+                "efct-{}-{}",
+                std::process::id(),
+                Utc::now().timestamp_millis() % 1_000_000_000
+            ),
+            next: AtomicUsize::new(0),
+            made: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Drop for ClusterStore {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.made.lock().unwrap());
+        if names.is_empty() {
+            return;
+        }
+        let url = self.http_url.clone();
+        // Each case's indices are deleted when it ends, through the client's plain transport,
+        // from a thread of its own (this runs inside the test's runtime).
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                use client::http::headers::HeaderMap;
+                use client::http::transport::Transport;
+                use client::http::Method;
+                let Ok(transport) = Transport::single_node(&url) else {
+                    return;
+                };
+                for name in names {
+                    for index in [format!("{name}-feeds"), format!("{name}-network")] {
+                        let _ = transport
+                            .send(
+                                Method::Delete,
+                                &format!("/{index}"),
+                                HeaderMap::new(),
+                                None::<&()>,
+                                None::<()>,
+                                None,
+                            )
+                            .await;
+                    }
+                }
+            })
+        })
+        .join();
+    }
+}
+
+#[async_trait]
+impl Store for ClusterStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reopen: true,
+            single_writer: false,
+            read_only: true,
+        }
+    }
+
+    fn new_name(&self) -> String {
+        format!("{}-{}", self.run, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager> {
+        self.made.lock().unwrap().push(name.to_owned());
+        let mut builder = Manager::builder(&self.url)
+            .feeds_index(&format!("{name}-feeds"))
+            .network_index(&format!("{name}-network"))
+            .read_only(options.read_only)
+            .cluster(ClusterOptions::default().layout(1, 0));
+        if let Some(max) = options.max_link_size {
+            builder = builder.max_link_size(max);
+        }
+        if let Some(feeds) = &options.feeds_index {
+            builder = builder.feeds_index(feeds);
+        }
+        if let Some(network) = &options.network_index {
+            builder = builder.network_index(network);
+        }
+        if let Some(space) = options.embeddings {
+            builder = builder.embeddings(space);
+        }
+        builder.open().await
+    }
+}
+
+mod conformance {
+    //! The shared suite on each cluster named in the environment.
+
+    #[cfg(feature = "elasticsearch")]
+    mod elasticsearch {
+        crate::suite::conformance_suite!({
+            match crate::ClusterStore::from_env("ELASTICFEEDS_ES_URL", "elasticsearch+") {
+                Some(store) => store,
+                None => return,
+            }
+        });
+    }
+
+    #[cfg(feature = "opensearch")]
+    mod opensearch {
+        crate::suite::conformance_suite!({
+            match crate::ClusterStore::from_env("ELASTICFEEDS_OPENSEARCH_URL", "opensearch+") {
+                Some(store) => store,
+                None => return,
+            }
+        });
+    }
+}

@@ -546,24 +546,11 @@ impl Store for ClusterStore {
 
     async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager> {
         self.made.lock().unwrap().push(name.to_owned());
-        let mut builder = Manager::builder(&self.url)
+        let builder = Manager::builder(&self.url)
             .feeds_index(&format!("{name}-feeds"))
             .network_index(&format!("{name}-network"))
-            .read_only(options.read_only)
             .cluster(ClusterOptions::default().layout(1, 0));
-        if let Some(max) = options.max_link_size {
-            builder = builder.max_link_size(max);
-        }
-        if let Some(feeds) = &options.feeds_index {
-            builder = builder.feeds_index(feeds);
-        }
-        if let Some(network) = &options.network_index {
-            builder = builder.network_index(network);
-        }
-        if let Some(space) = options.embeddings {
-            builder = builder.embeddings(space);
-        }
-        builder.open().await
+        options.configure(builder).open().await
     }
 }
 

@@ -16,27 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use elasticfeeds::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
-use elasticfeeds::{FeedBackend, Manager, ManagerBuilder, Result, DEFAULT_MAX_LINK_SIZE};
+use elasticfeeds::{FeedBackend, Manager, Result, DEFAULT_MAX_LINK_SIZE};
 use tempfile::TempDir;
 
 use suite::{Capabilities, OpenOptions, Store};
-
-/// Applies the options every store takes from a builder.
-fn configure(mut builder: ManagerBuilder, options: OpenOptions) -> ManagerBuilder {
-    if let Some(max_link_size) = options.max_link_size {
-        builder = builder.max_link_size(max_link_size);
-    }
-    if let Some(name) = &options.feeds_index {
-        builder = builder.feeds_index(name);
-    }
-    if let Some(name) = &options.network_index {
-        builder = builder.network_index(name);
-    }
-    if let Some(space) = options.embeddings {
-        builder = builder.embeddings(space);
-    }
-    builder.read_only(options.read_only)
-}
 
 /// A new in-RAM store for every open (`memory:`); nothing outlives its `Manager`.
 struct MemoryStore;
@@ -52,7 +35,7 @@ impl Store for MemoryStore {
     }
 
     async fn open(&self, _name: &str, options: OpenOptions) -> Result<Manager> {
-        configure(Manager::builder("memory:"), options).open().await
+        options.configure(Manager::builder("memory:")).open().await
     }
 }
 
@@ -92,9 +75,7 @@ impl Store for DiskStore {
     async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager> {
         let path = self.path(name);
         let connection = path.to_str().expect("a UTF-8 temporary path");
-        configure(Manager::builder(connection), options)
-            .open()
-            .await
+        options.configure(Manager::builder(connection)).open().await
     }
 }
 

@@ -85,6 +85,27 @@ pub struct OpenOptions {
 }
 
 impl OpenOptions {
+    /// Applies the options every store takes from a builder (index names only when given, so
+    /// a store may name its indices first).
+    pub fn configure(
+        self,
+        mut builder: elasticfeeds::ManagerBuilder,
+    ) -> elasticfeeds::ManagerBuilder {
+        if let Some(max_link_size) = self.max_link_size {
+            builder = builder.max_link_size(max_link_size);
+        }
+        if let Some(name) = &self.feeds_index {
+            builder = builder.feeds_index(name);
+        }
+        if let Some(name) = &self.network_index {
+            builder = builder.network_index(name);
+        }
+        if let Some(space) = self.embeddings {
+            builder = builder.embeddings(space);
+        }
+        builder.read_only(self.read_only)
+    }
+
     /// Default options with this `max_link_size`.
     pub fn max_link_size(max_link_size: usize) -> Self {
         OpenOptions {

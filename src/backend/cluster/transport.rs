@@ -245,17 +245,61 @@ pub(crate) fn error_parts(body: &Value) -> (String, String, Option<String>) {
     }
 }
 
+/// The [`Client`] impl of an official client's transport. Both crates share the `send` API
+/// (they split from one code base), so one body serves both; `$krate` names the crate.
+#[cfg(feature = "cluster")]
+macro_rules! client_impl {
+    ($client:ident, $krate:ident) => {
+        #[async_trait]
+        impl Client for $client {
+            async fn send(&self, request: &Request) -> std::result::Result<(u16, Vec<u8>), String> {
+                use $krate::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+                use $krate::http::Method as M;
+                let method = match request.method {
+                    Method::Get => M::Get,
+                    Method::Put => M::Put,
+                    Method::Post => M::Post,
+                    Method::Delete => M::Delete,
+                    Method::Head => M::Head,
+                };
+                let mut headers = HeaderMap::new();
+                if matches!(request.body, super::Body::NdJson(_)) {
+                    headers.insert(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("application/x-ndjson"),
+                    );
+                }
+                let query = (!request.query.is_empty()).then_some(&request.query);
+                let response = self
+                    .0
+                    .send(
+                        method,
+                        &request.path,
+                        headers,
+                        query,
+                        request.body_bytes(),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = response.status_code().as_u16();
+                let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+                Ok((status, bytes.to_vec()))
+            }
+        }
+    };
+}
+
 #[cfg(feature = "elasticsearch")]
 pub(crate) mod elasticsearch {
     //! The `elasticsearch` crate as a [`Client`].
     use async_trait::async_trait;
     use elasticsearch::auth::Credentials;
     use elasticsearch::cert::{Certificate, CertificateValidation};
-    use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
     use elasticsearch::http::transport::{
         MultiNodeConnectionPool, SingleNodeConnectionPool, Transport, TransportBuilder,
     };
-    use elasticsearch::http::{Method as EsMethod, Url};
+    use elasticsearch::http::Url;
 
     use super::{Client, Method, Request};
     use crate::backend::cluster::{ClusterAuth, Connection};
@@ -302,41 +346,7 @@ pub(crate) mod elasticsearch {
         }
     }
 
-    #[async_trait]
-    impl Client for EsClient {
-        async fn send(&self, request: &Request) -> std::result::Result<(u16, Vec<u8>), String> {
-            let method = match request.method {
-                Method::Get => EsMethod::Get,
-                Method::Put => EsMethod::Put,
-                Method::Post => EsMethod::Post,
-                Method::Delete => EsMethod::Delete,
-                Method::Head => EsMethod::Head,
-            };
-            let mut headers = HeaderMap::new();
-            if matches!(request.body, super::Body::NdJson(_)) {
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-ndjson"),
-                );
-            }
-            let query = (!request.query.is_empty()).then_some(&request.query);
-            let response = self
-                .0
-                .send(
-                    method,
-                    &request.path,
-                    headers,
-                    query,
-                    request.body_bytes(),
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status_code().as_u16();
-            let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-            Ok((status, bytes.to_vec()))
-        }
-    }
+    client_impl!(EsClient, elasticsearch);
 }
 
 #[cfg(feature = "opensearch")]
@@ -348,12 +358,12 @@ pub(crate) mod opensearch {
     use async_trait::async_trait;
     use opensearch::auth::Credentials;
     use opensearch::cert::{Certificate, CertificateValidation};
-    use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+    use opensearch::http::headers::HeaderValue;
     use opensearch::http::transport::{
         Connection as OsConnection, ConnectionPool, SingleNodeConnectionPool, Transport,
         TransportBuilder,
     };
-    use opensearch::http::{Method as OsMethod, Url};
+    use opensearch::http::Url;
 
     use super::{Client, Method, Request};
     use crate::backend::cluster::{ClusterAuth, Connection};
@@ -430,39 +440,5 @@ pub(crate) mod opensearch {
         }
     }
 
-    #[async_trait]
-    impl Client for OsClient {
-        async fn send(&self, request: &Request) -> std::result::Result<(u16, Vec<u8>), String> {
-            let method = match request.method {
-                Method::Get => OsMethod::Get,
-                Method::Put => OsMethod::Put,
-                Method::Post => OsMethod::Post,
-                Method::Delete => OsMethod::Delete,
-                Method::Head => OsMethod::Head,
-            };
-            let mut headers = HeaderMap::new();
-            if matches!(request.body, super::Body::NdJson(_)) {
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-ndjson"),
-                );
-            }
-            let query = (!request.query.is_empty()).then_some(&request.query);
-            let response = self
-                .0
-                .send(
-                    method,
-                    &request.path,
-                    headers,
-                    query,
-                    request.body_bytes(),
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status_code().as_u16();
-            let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-            Ok((status, bytes.to_vec()))
-        }
-    }
+    client_impl!(OsClient, opensearch);
 }

@@ -390,6 +390,78 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn a_feed_read_loads_the_network_then_searches_it() {
+        for flavor in BOTH {
+            // A link as the Python library stored it (random id, no link_id), and one
+            // activity, answered as documented search responses.
+            let stub = Stub::start(flavor, |seen, _, _| match seen.path.as_str() {
+                "network/_search" => Some((
+                    200,
+                    json!({
+                        "took": 1, "timed_out": false,
+                        "hits": {"total": {"value": 1, "relation": "eq"}, "max_score": null, "hits": [{
+                            "_index": "network", "_id": "8c1e9d2a-5b1f", "_score": null,
+                            "_source": {
+                                "linked": "2026-01-01T00:00:00",
+                                "actor_id": "carlos",
+                                "link_type": "follow",
+                                "linked_activity": {"activity_class": "actor", "id": "mark", "type": "person"},
+                                "link_weight": 1
+                            },
+                            "sort": [1_767_225_600_000_i64, null]
+                        }]}
+                    }),
+                )),
+                "feeds/_search" => Some((
+                    200,
+                    json!({
+                        "took": 2, "timed_out": false,
+                        "hits": {"total": {"value": 1, "relation": "eq"}, "max_score": null, "hits": [{
+                            "_index": "feeds", "_id": "a1", "_score": null,
+                            "_source": {
+                                "published": "2026-01-02T03:04:05.000Z",
+                                "type": "post",
+                                "actor": {"id": "mark", "type": "person"},
+                                "object": {"id": "a1", "type": "post"},
+                                "feed_id": "a1"
+                            },
+                            "sort": [1_767_323_045_000_i64, "a1"]
+                        }]}
+                    }),
+                )),
+                _ => None,
+            })
+            .await;
+            let manager = open(&stub, flavor).await.unwrap();
+            let network = manager.network("carlos").await.unwrap();
+            assert_eq!(network.total, 1);
+            let page = manager
+                .search(elasticfeeds::FeedQuery::network(&network))
+                .await
+                .unwrap();
+            let ids: Vec<_> = page.activities.iter().filter_map(|a| a.id()).collect();
+            assert_eq!(ids, ["a1"]);
+
+            let links = &stub.requests(Method::POST, "network/_search")[0].json();
+            assert_eq!(links["query"], json!({"term": {"actor_id": "carlos"}}));
+            assert_eq!(links["track_total_hits"], json!(true));
+            let feed = &stub.requests(Method::POST, "feeds/_search")[0].json();
+            assert_eq!(
+                feed["query"],
+                json!({"bool": {"filter": [{"bool": {
+                    "should": [{"bool": {"filter": [
+                        {"term": {"actor.id": "mark"}},
+                        {"term": {"actor.type": "person"}},
+                        {"range": {"published": {"gte": "2026-01-01T00:00:00.000Z"}}}
+                    ]}}],
+                    "minimum_should_match": 1
+                }}]}})
+            );
+            assert_eq!(feed["size"], json!(21));
+        }
+    }
+
+    #[tokio::test]
     async fn migration_gives_python_activities_a_feed_id() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| {
             (seen.path == "feeds/_update_by_query").then(|| {

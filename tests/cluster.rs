@@ -609,6 +609,8 @@ impl Store for ClusterStore {
             reopen: true,
             single_writer: false,
             read_only: true,
+            // See `ClusterBackend`: the engines score vectors in 32-bit floats.
+            vector_search: false,
         }
     }
 

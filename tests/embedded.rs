@@ -27,7 +27,10 @@ struct MemoryStore;
 #[async_trait]
 impl Store for MemoryStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            vector_search: true,
+            ..Capabilities::default()
+        }
     }
 
     fn new_name(&self) -> String {
@@ -65,6 +68,7 @@ impl Store for DiskStore {
             reopen: true,
             single_writer: true,
             read_only: true,
+            vector_search: true,
         }
     }
 
@@ -86,7 +90,10 @@ struct DynStore;
 #[async_trait]
 impl Store for DynStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            vector_search: true,
+            ..Capabilities::default()
+        }
     }
 
     fn new_name(&self) -> String {

@@ -64,6 +64,9 @@ pub(crate) struct FlatPlan {
     pub(crate) older: bool,
     /// Whether the merged hits are reversed into the query's order.
     pub(crate) reverse: bool,
+    /// Whether hits are ranked by a score script (then one search, whose first sort value is
+    /// each hit's score).
+    pub(crate) ranked: bool,
 }
 
 /// A grouped feed: the body, and what the parser needs to read it back.
@@ -72,15 +75,18 @@ pub(crate) struct GroupedPlan {
     pub(crate) body: Value,
     pub(crate) grouping: Grouping,
     pub(crate) order: Order,
+    /// Whether each group's hits are ranked by a score script (their first sort value).
+    pub(crate) ranked: bool,
 }
 
 /// Compiles a validated query.
 pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
-    if query.ranking != Ranking::Recency {
-        return Err(unsupported("ranking by link weight or decay"));
-    }
     if query.collapse.is_some() {
-        return Err(unsupported("collapse"));
+        // One request cannot collapse over the whole feed: the backend walks it (`collapse`).
+        return Err(Error::backend(
+            BACKEND,
+            "collapse is read by walking the feed, not compiled",
+        ));
     }
     if query.vector.is_some() {
         return Err(unsupported("vector queries"));
@@ -93,7 +99,10 @@ pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
     };
     let budget = MAX_CLAUSES.saturating_sub(filter_leaves + 2);
     match &query.grouping {
-        None => flat(query, rules, filters, must_not, budget),
+        None => match score_sort(query, rules) {
+            Some(score) => ranked(query, score, rules, filters, must_not, budget),
+            None => flat(query, rules, filters, must_not, budget),
+        },
         Some(grouping) => grouped(query, grouping, rules, filters, must_not, budget),
     }
 }
@@ -350,6 +359,135 @@ fn flat(
         size: query.page.size,
         older,
         reverse,
+        ranked: false,
+    }))
+}
+
+/// A network in one clause, for requests that cannot be split: the plain form when it fits the
+/// budget, else the packed one.
+fn one_clause(rules: &[MatchRule], budget: usize) -> Result<Value> {
+    let plain: usize = rules.iter().map(rule_leaves).sum();
+    let clauses = if plain <= budget {
+        rules.iter().flat_map(rule_clauses).collect()
+    } else {
+        let packed = packed_clauses(rules);
+        if packed.len() * 3 > budget {
+            return Err(too_many_clauses(MAX_CLAUSES - budget + packed.len() * 3));
+        }
+        packed
+    };
+    Ok(any_of(clauses))
+}
+
+/// The score of a ranked query as a painless script computed in double precision, as every
+/// backend computes it, and returned as the hit's first sort value.
+///
+/// The engines' own `_score` is a 32-bit float, and `function_score` sums or multiplies the
+/// scores of matching clauses rather than taking the best link's weight, so neither can give
+/// the documented score exactly. A script sort can: it looks up the document's actor, object
+/// and target among the links (a map by type, then id, of `[since, weight]` pairs) and takes
+/// the highest weight of those whose `since` the document meets; without a network every
+/// activity weighs 1. A decay multiplies that by
+/// `decay^((max(0, |published − origin| − offset) / scale)²)`.
+///
+/// It runs for every matching document, so a ranked page costs a script call per activity the
+/// network reaches, however few are shown.
+pub(crate) const SCORE_SCRIPT: &str =
+    "long t = doc['published'].value.toInstant().toEpochMilli(); \
+     double w = 1.0; boolean found = false; \
+     String[] fields = new String[] {'actor', 'object', 'target'}; \
+     for (int f = 0; f < 3; ++f) { \
+       if (doc[fields[f] + '.id'].size() == 0) { continue; } \
+       def byType = f == 0 ? params.actors : params.objects; \
+       def byId = byType.get(doc[fields[f] + '.type'].value); \
+       if (byId == null) { continue; } \
+       def links = byId.get(doc[fields[f] + '.id'].value); \
+       if (links == null) { continue; } \
+       for (def link : links) { \
+         if (t >= ((Number) link[0]).longValue()) { \
+           double x = ((Number) link[1]).doubleValue(); \
+           if (!found || x > w) { w = x; found = true; } \
+         } \
+       } \
+     } \
+     if (params.decay) { \
+       double d = Math.max(0.0, Math.abs(t - params.origin) - params.offset) / params.scale; \
+       w = w * Math.pow(params.factor, d * d); \
+     } \
+     return w;";
+
+/// The `_script` sort value of a ranked query, or `None` for recency.
+fn score_sort(query: &FeedQuery, rules: Option<&[MatchRule]>) -> Option<Value> {
+    if query.ranking == Ranking::Recency {
+        return None;
+    }
+    // class -> type -> id -> [[since, weight], ...]
+    let mut links: [BTreeMap<&str, BTreeMap<&str, Vec<Value>>>; 2] = Default::default();
+    for rule in rules.unwrap_or_default() {
+        let class = match rule.class {
+            LinkClass::Actor => 0,
+            LinkClass::Object => 1,
+        };
+        links[class]
+            .entry(&rule.entity.kind)
+            .or_default()
+            .entry(&rule.entity.id)
+            .or_default()
+            .push(json!([rule.since.timestamp_millis(), rule.weight]));
+    }
+    let [actors, objects] = links;
+    let mut params = json!({"actors": actors, "objects": objects, "decay": false});
+    if let Ranking::Decay(decay) = &query.ranking {
+        params["decay"] = json!(true);
+        params["origin"] = json!(decay.origin.timestamp_millis());
+        params["offset"] = json!(decay.offset_ms as f64);
+        params["scale"] = json!(decay.scale_ms as f64);
+        params["factor"] = json!(decay.decay);
+    }
+    Some(json!({"_script": {
+        "type": "number",
+        "order": "desc",
+        "script": {"lang": "painless", "source": SCORE_SCRIPT, "params": params}
+    }}))
+}
+
+/// Ranked order: the score, then newest first, then the higher id (ranked feeds are always
+/// descending).
+fn ranked_sort(score: Value) -> Value {
+    json!([score, {"published": {"order": "desc"}}, {"feed_id": {"order": "desc"}}])
+}
+
+/// The `search_after` values of a scored position.
+pub(crate) fn ranked_after(score: f64, position: &Position) -> Value {
+    json!([score, position.published.timestamp_millis(), position.id])
+}
+
+/// A ranked flat page: one search (a score spans every link, so the network is not split),
+/// sorted by the score script, continued below a scored position.
+fn ranked(
+    query: &FeedQuery,
+    score: Value,
+    rules: Option<&[MatchRule]>,
+    filters: Vec<Value>,
+    must_not: Vec<Value>,
+    budget: usize,
+) -> Result<Plan> {
+    let network = rules.map(|rules| one_clause(rules, budget)).transpose()?;
+    let mut body = json!({
+        "size": (query.page.size + 1).min(MAX_PAGE_SIZE),
+        "query": query_of(network, filters, must_not),
+        "sort": ranked_sort(score),
+        "track_total_hits": false
+    });
+    if let Some(Bound::RankedBelow(scored)) = &query.page.bound {
+        body["search_after"] = ranked_after(scored.score, &scored.position);
+    }
+    Ok(Plan::Flat(FlatPlan {
+        searches: vec![body],
+        size: query.page.size,
+        older: true,
+        reverse: false,
+        ranked: true,
     }))
 }
 
@@ -491,28 +629,18 @@ fn grouped(
         ]));
         bound_leaves = 3;
     }
-    let budget = budget.saturating_sub(bound_leaves);
-    let network = match rules {
-        None => None,
-        Some(rules) => {
-            let plain: usize = rules.iter().map(rule_leaves).sum();
-            let clauses = if plain <= budget {
-                rules.iter().flat_map(rule_clauses).collect()
-            } else {
-                let packed = packed_clauses(rules);
-                if packed.len() * 3 > budget {
-                    return Err(too_many_clauses(MAX_CLAUSES - budget + packed.len() * 3));
-                }
-                packed
-            };
-            Some(any_of(clauses))
-        }
+    let network = rules
+        .map(|rules| one_clause(rules, budget.saturating_sub(bound_leaves)))
+        .transpose()?;
+    let sort = match score_sort(query, rules) {
+        Some(score) => ranked_sort(score),
+        None => feed_sort(descending),
     };
     // Innermost first: the hits, then each level wrapped around the one below.
     let mut inner = json!({
         names::HITS: {"top_hits": {
             "size": grouping.hits_per_group,
-            "sort": feed_sort(descending)
+            "sort": sort
         }}
     });
     for level in grouping.levels.iter().rev() {
@@ -535,6 +663,7 @@ fn grouped(
         body,
         grouping: grouping.clone(),
         order: query.order,
+        ranked: query.ranking != Ranking::Recency,
     }))
 }
 

@@ -17,11 +17,21 @@
 //!   index's refresh interval, 1 s by default); batches of more than one item do not, unless
 //!   [`ClusterOptions::refresh_bulk`] asks for it. See [`ClusterOptions`].
 //!
+//! # Reads
+//! - Flat and grouped feeds compile to one search (or one `_msearch`), see `compile`.
+//! - Ranked feeds sort by a painless score script computed in double precision, so scores and
+//!   their order are those of every other backend; the script runs for every document the
+//!   network reaches.
+//! - Collapse walks the feed from its top in pages of [`collapse::CHUNK`] and keeps the
+//!   newest activity of each value client-side (see `collapse`).
+//!
 //! # What it does not do (yet)
-//! Ranking by link weight or decay, collapse and vector queries are
-//! [`Error::Unsupported`]; grouped feeds need a feed index with one shard (the default),
-//! because the engines' terms aggregations are approximate over several shards.
+//! Vector queries are [`Error::Unsupported`] (the engines score vectors in 32-bit floats,
+//! which would not give the documented scores and ties); grouped feeds need a feed index with
+//! one shard (the default), because the engines' terms aggregations are approximate over
+//! several shards.
 
+mod collapse;
 mod compile;
 mod mapping;
 mod parse;
@@ -40,13 +50,13 @@ use crate::cursor::CursorKey;
 use crate::embedding::EmbeddingSpace;
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
-use crate::query::{FeedQuery, MAX_PAGE_SIZE};
-use crate::result::FeedResult;
+use crate::query::{Bound, FeedQuery, GroupKey, Position, MAX_PAGE_SIZE};
+use crate::result::{FeedResult, Hit};
 
 pub use transport::RetryPolicy;
 use transport::{Cluster, Method, Reply, Request};
 
-use compile::Plan;
+use compile::{FlatPlan, Plan};
 use mapping::{Layout, FORMAT, META_KEY};
 
 /// Which engine a cluster runs.
@@ -642,6 +652,101 @@ impl ClusterBackend {
             .collect()
     }
 
+    /// Compiles a query, naming this backend in what it cannot do.
+    fn plan(&self, query: &FeedQuery) -> Result<Plan> {
+        let backend = self.cluster.backend;
+        compile::plan(query).map_err(|e| match e {
+            Error::Unsupported { feature, .. } => Error::Unsupported { backend, feature },
+            other => other,
+        })
+    }
+
+    /// Runs a flat plan: the page, and whether more follow it.
+    async fn flat(&self, plan: &FlatPlan) -> Result<(Vec<Hit>, bool)> {
+        let backend = self.cluster.backend;
+        let responses = self.msearch(&self.feeds, &plan.searches).await?;
+        let (hits, mut more) = match (plan.ranked, responses.as_slice()) {
+            (true, [one]) => parse::ranked_page(backend, one, plan.size)?,
+            (true, _) => return Err(Error::backend(backend, "a ranked plan of several searches")),
+            (false, _) => {
+                parse::merge_pages(backend, &responses, plan.size, plan.older, plan.reverse)?
+            }
+        };
+        if plan.size < MAX_PAGE_SIZE || hits.len() < MAX_PAGE_SIZE {
+            return Ok((hits, more));
+        }
+        // The result window holds no page + 1: ask for one more past the last hit.
+        let last = if plan.reverse {
+            hits.first()
+        } else {
+            hits.last()
+        };
+        if let Some(hit) = last {
+            let position = Position::of(&hit.activity)
+                .ok_or_else(|| Error::backend(backend, "a stored activity without an id"))?;
+            let after = match hit.score {
+                Some(score) => compile::ranked_after(score, &position),
+                None => compile::search_after(&position),
+            };
+            let probes: Vec<Value> = plan
+                .searches
+                .iter()
+                .map(|s| {
+                    let mut s = s.clone();
+                    s["size"] = json!(1);
+                    s["search_after"] = after.clone();
+                    s
+                })
+                .collect();
+            let responses = self.msearch(&self.feeds, &probes).await?;
+            more = false;
+            for response in &responses {
+                more |= !parse::hits_of(backend, response)?.is_empty();
+            }
+        }
+        Ok((hits, more))
+    }
+
+    /// A collapsed page: the feed walked from its top (see `collapse`), newest first.
+    async fn collapsed(&self, query: &FeedQuery, key: GroupKey) -> Result<FeedResult> {
+        let below = match &query.page.bound {
+            Some(Bound::OlderThan(position)) => Some(position.clone()),
+            _ => None,
+        };
+        let mut page = collapse::Collapse::new(key, below, query.page.size);
+        let mut walk = query.clone();
+        walk.collapse = None;
+        walk.page.bound = None;
+        walk.page.size = collapse::CHUNK;
+        loop {
+            let plan = match self.plan(&walk)? {
+                Plan::Empty => break,
+                Plan::Flat(plan) => plan,
+                Plan::Grouped(_) => {
+                    return Err(Error::backend(
+                        self.cluster.backend,
+                        "a collapsed query compiled to groups",
+                    ))
+                }
+            };
+            let (hits, more) = self.flat(&plan).await?;
+            let last = hits.last().and_then(|hit| Position::of(&hit.activity));
+            if page.take(hits) {
+                break;
+            }
+            match last {
+                Some(position) if more => walk.page.bound = Some(Bound::OlderThan(position)),
+                _ => break,
+            }
+        }
+        let (hits, more) = page.finish();
+        Ok(FeedResult {
+            hits,
+            more,
+            groups: Vec::new(),
+        })
+    }
+
     /// Links matching a query, newest first (ties by link id), at most `limit`, with the total.
     async fn links(&self, query: Value, limit: usize) -> Result<(Vec<Link>, u64)> {
         let sort = json!([
@@ -1131,47 +1236,13 @@ impl FeedBackend for ClusterBackend {
 
     async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
         query.validate()?;
-        let backend = self.cluster.backend;
-        let plan = compile::plan(query).map_err(|e| match e {
-            Error::Unsupported { feature, .. } => Error::Unsupported { backend, feature },
-            other => other,
-        })?;
-        match plan {
+        if let Some(key) = query.collapse {
+            return self.collapsed(query, key).await;
+        }
+        match self.plan(query)? {
             Plan::Empty => Ok(FeedResult::default()),
             Plan::Flat(plan) => {
-                let responses = self.msearch(&self.feeds, &plan.searches).await?;
-                let (hits, mut more) =
-                    parse::merge_pages(backend, &responses, plan.size, plan.older, plan.reverse)?;
-                if plan.size == MAX_PAGE_SIZE && hits.len() == MAX_PAGE_SIZE {
-                    // The result window holds no page + 1: ask for one more past the last hit.
-                    let last = if plan.reverse {
-                        hits.first()
-                    } else {
-                        hits.last()
-                    };
-                    if let Some(position) =
-                        last.and_then(|h| crate::query::Position::of(&h.activity))
-                    {
-                        let after = compile::search_after(&position);
-                        let probes: Vec<Value> = plan
-                            .searches
-                            .iter()
-                            .map(|s| {
-                                let mut s = s.clone();
-                                s["size"] = json!(1);
-                                s["search_after"] = after.clone();
-                                s
-                            })
-                            .collect();
-                        let responses = self.msearch(&self.feeds, &probes).await?;
-                        more = responses
-                            .iter()
-                            .map(|r| parse::hits_of(backend, r).map(|h| !h.is_empty()))
-                            .collect::<Result<Vec<_>>>()?
-                            .into_iter()
-                            .any(|found| found);
-                    }
-                }
+                let (hits, more) = self.flat(&plan).await?;
                 Ok(FeedResult {
                     hits,
                     more,
@@ -1186,7 +1257,7 @@ impl FeedBackend for ClusterBackend {
                             .json(plan.body.clone()),
                     )
                     .await?;
-                parse::groups(backend, &plan, &response)
+                parse::groups(self.cluster.backend, &plan, &response)
             }
         }
     }

@@ -13,7 +13,7 @@ use super::compile::{names, GroupedPlan};
 use crate::activity::{Activity, EntityKey};
 use crate::error::{Error, Result};
 use crate::network::Link;
-use crate::query::{GroupKey, GroupValue, Grouping, Metric, Order};
+use crate::query::{GroupKey, GroupValue, Metric, Order};
 use crate::result::{FeedResult, Group, Hit};
 
 fn malformed(backend: &'static str, what: impl std::fmt::Display) -> Error {
@@ -113,6 +113,35 @@ pub(crate) fn merge_pages(
     Ok((hits, more))
 }
 
+/// A hit's score: its first sort value, where a ranked search puts its score script.
+fn score_of(backend: &'static str, hit: &Value) -> Result<f64> {
+    hit.pointer("/sort/0")
+        .and_then(Value::as_f64)
+        .filter(|score| score.is_finite())
+        .ok_or_else(|| malformed(backend, "a ranked hit without a finite score"))
+}
+
+/// A ranked search's hits, in the engine's order (score, then newest, then id), with their
+/// scores; `true` when more lie beyond `size`.
+pub(crate) fn ranked_page(
+    backend: &'static str,
+    response: &Value,
+    size: usize,
+) -> Result<(Vec<Hit>, bool)> {
+    let raw = hits_of(backend, response)?;
+    let hits = raw
+        .iter()
+        .take(size)
+        .map(|hit| {
+            Ok(Hit {
+                activity: activity(backend, hit)?,
+                score: Some(score_of(backend, hit)?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((hits, raw.len() > size))
+}
+
 /// The groups of a grouped plan's response.
 pub(crate) fn groups(
     backend: &'static str,
@@ -122,7 +151,7 @@ pub(crate) fn groups(
     let aggs = response
         .get("aggregations")
         .ok_or_else(|| malformed(backend, "no aggregations"))?;
-    let mut groups = level(backend, &plan.grouping, plan.order, aggs, 0)?;
+    let mut groups = level(backend, plan, aggs, 0)?;
     if let Some(limit) = plan.grouping.limit {
         keep_first_leaves(&mut groups, plan.grouping.levels.len(), limit, plan.order);
     }
@@ -138,11 +167,11 @@ type Edge = (DateTime<Utc>, String);
 
 fn level(
     backend: &'static str,
-    grouping: &Grouping,
-    order: Order,
+    plan: &GroupedPlan,
     aggs: &Value,
     depth: usize,
 ) -> Result<Vec<Group>> {
+    let (grouping, order) = (&plan.grouping, plan.order);
     let key = grouping.levels[depth].key;
     let buckets = aggs
         .pointer(&format!("/{}/buckets", names::GROUPS))
@@ -161,7 +190,7 @@ fn level(
                 .map(|hit| {
                     Ok(Hit {
                         activity: activity(backend, hit)?,
-                        score: None,
+                        score: plan.ranked.then(|| score_of(backend, hit)).transpose()?,
                     })
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -171,7 +200,7 @@ fn level(
         let groups = if inner {
             Vec::new()
         } else {
-            level(backend, grouping, order, bucket, depth + 1)?
+            level(backend, plan, bucket, depth + 1)?
         };
         let has = |f: fn(&Metric) -> bool| grouping.metrics.iter().any(f);
         let group = Group {

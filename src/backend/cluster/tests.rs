@@ -11,7 +11,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
-use super::compile::{leaf_clauses, plan, Plan, MAX_CLAUSES};
+use super::compile::{leaf_clauses, plan, Plan, MAX_CLAUSES, SCORE_SCRIPT};
 use super::mapping::{self, Layout};
 use super::parse;
 use super::{Connection, Engine};
@@ -425,19 +425,144 @@ fn thousand_link_network_fits_the_clause_limit() {
 }
 
 #[test]
-fn unsupported_shapes_are_typed_errors() {
+fn vector_queries_are_unsupported_and_collapse_is_not_compiled() {
     let base = FeedQuery::network(&network());
-    let mut ranked = base.clone();
-    ranked.ranking = crate::Ranking::LinkWeight;
-    let mut collapsed = base.clone();
+    let vector = base.clone().nearest(vec![0.1, 0.2], 5).unwrap();
+    assert!(
+        matches!(plan(&vector), Err(Error::Unsupported { feature, .. }) if feature.contains("vector")),
+        "{vector:?}"
+    );
+    // Collapse spans the whole feed: the backend walks it, one request cannot hold it.
+    let mut collapsed = base;
     collapsed.collapse = Some(GroupKey::Object);
-    let vector = base.nearest(vec![0.1, 0.2], 5).unwrap();
-    for query in [ranked, collapsed, vector] {
-        assert!(
-            matches!(plan(&query), Err(Error::Unsupported { .. })),
-            "{query:?}"
-        );
+    assert!(plan(&collapsed).is_err());
+}
+
+/// [`network`] with weights: 2.5 on following mark, 0.5 on watching proj_a.
+fn weighted_network() -> Network {
+    let mut network = network();
+    for (link, weight) in network.links.iter_mut().zip([2.5, 0.5]) {
+        *link = link.clone().with_weight(weight).unwrap();
     }
+    network
+}
+
+/// The score sort with these script parameters, then newest first, then the higher id.
+fn ranked_sort(params: Value) -> Value {
+    json!([
+        {"_script": {
+            "type": "number",
+            "order": "desc",
+            "script": {"lang": "painless", "source": SCORE_SCRIPT, "params": params}
+        }},
+        {"published": {"order": "desc"}},
+        {"feed_id": {"order": "desc"}}
+    ])
+}
+
+/// The links of [`weighted_network`] as the score script looks them up: by type, then id.
+fn weighted_links() -> Value {
+    json!({
+        "actors": {"person": {"mark": [[at(1).timestamp_millis(), 2.5]]}},
+        "objects": {"project": {"proj_a": [[at(2).timestamp_millis(), 0.5]]}}
+    })
+}
+
+#[test]
+fn link_weight_ranking_sorts_by_the_score_script() {
+    let mut query = FeedQuery::network(&weighted_network())
+        .page_size(20)
+        .unwrap();
+    query.ranking = crate::Ranking::LinkWeight;
+    let mut params = weighted_links();
+    params["decay"] = json!(false);
+    assert_eq!(
+        flat_searches(&query),
+        vec![json!({
+            "size": 21,
+            "query": {"bool": {"filter": [network_clause()]}},
+            "sort": ranked_sort(params),
+            "track_total_hits": false
+        })]
+    );
+}
+
+#[test]
+fn decay_ranking_continues_below_a_scored_position() {
+    let mut query = FeedQuery::network(&weighted_network())
+        .page_size(5)
+        .unwrap();
+    query.ranking = crate::Ranking::Decay(crate::Decay {
+        origin: at(10),
+        scale_ms: 3_600_000,
+        offset_ms: 60_000,
+        decay: 0.5,
+    });
+    query.page.bound = Some(crate::Bound::RankedBelow(crate::ScoredPosition {
+        score: 0.125,
+        position: Position {
+            published: Utc.timestamp_millis_opt(1_767_225_600_123).unwrap(),
+            id: "a/1".into(),
+        },
+    }));
+    let mut params = weighted_links();
+    params["decay"] = json!(true);
+    params["origin"] = json!(at(10).timestamp_millis());
+    params["offset"] = json!(60_000.0);
+    params["scale"] = json!(3_600_000.0);
+    params["factor"] = json!(0.5);
+    let searches = flat_searches(&query);
+    assert_eq!(searches.len(), 1);
+    assert_eq!(searches[0]["size"], json!(6));
+    assert_eq!(searches[0]["sort"], ranked_sort(params));
+    assert_eq!(
+        searches[0]["search_after"],
+        json!([0.125, 1_767_225_600_123_i64, "a/1"])
+    );
+}
+
+#[test]
+fn ranked_groups_sort_their_hits_by_score() {
+    let mut query = FeedQuery::network(&weighted_network())
+        .group_by([(GroupKey::Day, 7)], 3)
+        .unwrap();
+    query.ranking = crate::Ranking::LinkWeight;
+    let mut params = weighted_links();
+    params["decay"] = json!(false);
+    let body = grouped_body(&query);
+    let days = &body["aggs"]["groups"];
+    assert_eq!(
+        days["terms"],
+        json!({"field": "published_date", "size": 7, "order": [{"edge": "desc"}, {"_key": "asc"}]})
+    );
+    // The group order stays by newest activity; only the hits inside are ranked.
+    assert_eq!(days["aggs"]["edge"], json!({"max": {"field": "published"}}));
+    assert_eq!(
+        days["aggs"]["edge_hit"]["top_hits"]["sort"],
+        json!([{"published": {"order": "desc"}}, {"feed_id": {"order": "desc"}}])
+    );
+    assert_eq!(
+        days["aggs"]["hits"],
+        json!({"top_hits": {"size": 3, "sort": ranked_sort(params)}})
+    );
+}
+
+#[test]
+fn ranked_thousand_link_network_is_one_search_within_the_clause_limit() {
+    let mut query = FeedQuery::network(&big_network());
+    query.ranking = crate::Ranking::LinkWeight;
+    let searches = flat_searches(&query);
+    assert_eq!(searches.len(), 1, "a score spans every link: one search");
+    let leaves = leaf_clauses(&searches[0]["query"]);
+    assert!(leaves <= MAX_CLAUSES, "{leaves} leaf clauses");
+    let params = &searches[0]["sort"][0]["_script"]["script"]["params"];
+    let links: usize = ["actors", "objects"]
+        .iter()
+        .flat_map(|class| params[class].as_object().unwrap().values())
+        .flat_map(|ids| ids.as_object().unwrap().values())
+        .map(|pairs| pairs.as_array().unwrap().len())
+        .sum();
+    assert_eq!(links, big_network().links.len(), "every link is scored");
 }
 
 #[test]
@@ -620,6 +745,29 @@ fn reads_hits_including_python_documents() {
 }
 
 #[test]
+fn reads_ranked_hits_with_their_script_scores() {
+    // A script sort puts the score first in each hit's `sort`, as a double.
+    let mut response = search_response();
+    response["hits"]["hits"][0]["sort"] = json!([2.5, 1_767_434_400_000_i64, "b1"]);
+    response["hits"]["hits"][1]["sort"] =
+        json!([8.019_413_139_855_523e-7, 1_767_346_200_250_i64, null]);
+    let (hits, more) = parse::ranked_page("elasticsearch", &response, 1).unwrap();
+    assert!(more);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].score, Some(2.5));
+    let (hits, more) = parse::ranked_page("elasticsearch", &response, 5).unwrap();
+    assert!(!more);
+    assert_eq!(hits[1].activity.id(), Some("3f1c0b9e-python"));
+    assert_eq!(hits[1].score, Some(8.019_413_139_855_523e-7));
+    // A hit without a numeric first sort value is a malformed response, not a score of 0.
+    response["hits"]["hits"][1]["sort"] = json!(["x"]);
+    assert!(matches!(
+        parse::ranked_page("elasticsearch", &response, 5),
+        Err(Error::Backend { .. })
+    ));
+}
+
+#[test]
 fn merging_split_searches_keeps_each_activity_once() {
     // The same activity reached through two searches, and a page of one: the newest of the
     // union, no duplicate, `more` because a third distinct activity remains.
@@ -701,6 +849,26 @@ fn reads_grouped_responses_in_feed_order() {
     assert_eq!(result.groups[1].count, Some(2));
     assert_eq!(result.groups[1].distinct_actors, Some(1));
     assert_eq!(result.groups[0].hits[0].activity.id(), Some("z"));
+    assert_eq!(
+        result.groups[0].hits[0].score, None,
+        "recency carries no score"
+    );
+
+    // Ranked, the same response's hits carry their score script's value (first sort value).
+    query.ranking = crate::Ranking::LinkWeight;
+    let Plan::Grouped(ranked) = plan(&query).unwrap() else {
+        panic!("grouped")
+    };
+    let mut response = response;
+    for (bucket, score) in [(0, 3.0), (1, 0.25)] {
+        let hit =
+            &mut response["aggregations"]["groups"]["buckets"][bucket]["hits"]["hits"]["hits"][0];
+        let sort = hit["sort"].as_array().unwrap().clone();
+        hit["sort"] = json!([score, sort[0], sort[1]]);
+    }
+    let result = parse::groups("elasticsearch", &ranked, &response).unwrap();
+    assert_eq!(result.groups[0].hits[0].score, Some(0.25));
+    assert_eq!(result.groups[1].hits[0].score, Some(3.0));
 }
 
 #[test]

@@ -40,8 +40,9 @@ use crate::validate;
 pub const MAX_PAGE_SIZE: usize = 10_000;
 /// The most hits per group (the engines' default `index.max_inner_result_window`).
 pub const MAX_HITS_PER_GROUP: usize = 100;
-/// The most groups a query may ask for over all levels (the engines' default `search.max_buckets`).
-pub const MAX_GROUPS: usize = 65_536;
+/// The most groups a query may ask for over all levels: the lower of the engines' default
+/// `search.max_buckets` (65,535 on OpenSearch, 65,536 on Elasticsearch).
+pub const MAX_GROUPS: usize = 65_535;
 
 /// Which way activities are listed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -360,6 +360,32 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn unsupported_server_versions_are_refused() {
+        // OpenSearch 2.0 has no `multi_terms`, which grouped feeds need; Elasticsearch 7 is
+        // older than the client's wire format.
+        for (flavor, version) in [
+            (Flavor::OpenSearch, "2.0.1"),
+            (Flavor::OpenSearch, "1.3.19"),
+            (Flavor::Elasticsearch, "7.17.25"),
+        ] {
+            let stub = Stub::start(flavor, move |seen, _, _| {
+                seen.path.is_empty().then(|| {
+                    let mut info = stub::info(flavor);
+                    info["version"]["number"] = json!(version);
+                    (200, info)
+                })
+            })
+            .await;
+            let result = open(&stub, flavor).await;
+            assert!(
+                matches!(&result, Err(Error::InvalidConnection { reason, .. }) if reason.contains(version)),
+                "{version}: {result:?}"
+            );
+            assert!(stub.requests(Method::PUT, "feeds").is_empty());
+        }
+    }
+
+    #[tokio::test]
     async fn python_indices_are_adopted() {
         for flavor in BOTH {
             // Indices as the Python library created them: no `_meta`, no `feed_id`.

@@ -24,7 +24,7 @@ use crate::shape;
 ///
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
-/// | days | 10 | 1 to 65,536 | [`DateWeight::days`] |
+/// | days | 10 | 1 to 65,535 | [`DateWeight::days`] |
 /// | activities per day | 20 | 1 to 100 | [`DateWeight::hits_per_group`] |
 ///
 /// Days are UTC: an activity published at 23:30 on 1 February in New York belongs to 2 February.
@@ -134,7 +134,7 @@ impl DateWeight {
     }
 
     /// How many days to list at most, newest first (1 to
-    /// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS), which is 65,536). Days without
+    /// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS), which is 65,535). Days without
     /// activities are not listed.
     pub fn days(self, days: usize) -> Result<Self> {
         DateWeight { days, ..self }.checked()

@@ -22,14 +22,14 @@ use serde::{Deserialize, Serialize};
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
 /// | time window | the 7 days before the read: since now − 7 days, until now (now is taken when the query is built) | `since` ≤ `until`, years 1 to 9999; `until` may be open | [`Notification::window`], [`Notification::since`] |
-/// | objects | 50 | 1 to 65,536 | [`Notification::objects`] |
-/// | verbs per object | 10 | 1 to 65,536 | [`Notification::verbs`] |
+/// | objects | 50 | 1 to 65,535 | [`Notification::objects`] |
+/// | verbs per object | 10 | 1 to 65,535 | [`Notification::verbs`] |
 /// | actors listed per row | 5 | 1 to 100 | [`Notification::actors`] |
 ///
 /// The objects kept are those with the newest activities in the window, and for each the verbs
 /// with the newest activities, so a read holds at most `objects × verbs` rows. The number of
 /// groups over both levels (`objects × (1 + verbs)`) may not exceed
-/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,536); a setting that would break that rule
+/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,535); a setting that would break that rule
 /// is refused when it is made.
 ///
 /// `actor_count` and `event_count` are exact over the window: the backend reads every activity
@@ -168,13 +168,13 @@ impl Notification {
         })
     }
 
-    /// How many objects to list at most, those with the newest activities first (1 to 65,536).
+    /// How many objects to list at most, those with the newest activities first (1 to 65,535).
     pub fn objects(self, objects: usize) -> Result<Self> {
         Notification { objects, ..self }.checked()
     }
 
     /// How many verbs to list per object at most, those with the newest activities first (1 to
-    /// 65,536).
+    /// 65,535).
     pub fn verbs(self, verbs: usize) -> Result<Self> {
         Notification { verbs, ..self }.checked()
     }
@@ -453,7 +453,8 @@ mod tests {
             agg.clone().actors(MAX_HITS_PER_GROUP + 1),
             // 10,000 objects × (1 + 10 verbs) is more groups than any backend keeps.
             agg.clone().objects(10_000),
-            agg.clone().objects(1).unwrap().verbs(65_536),
+            agg.clone().objects(1).unwrap().verbs(65_535),
+            agg.clone().verbs(1).unwrap().objects(32_768),
         ] {
             assert!(
                 matches!(result, Err(Error::InvalidSize { .. })),
@@ -461,8 +462,8 @@ mod tests {
             );
         }
         assert!(agg.clone().actors(MAX_HITS_PER_GROUP).is_ok());
-        assert!(agg.clone().objects(1).unwrap().verbs(65_535).is_ok());
-        assert!(agg.clone().verbs(1).unwrap().objects(32_768).is_ok());
+        assert!(agg.clone().objects(1).unwrap().verbs(65_534).is_ok());
+        assert!(agg.clone().verbs(1).unwrap().objects(32_767).is_ok());
 
         let (early, late) = (at("2024-03-01T00:00:00Z"), at("2024-03-08T00:00:00Z"));
         assert!(matches!(

@@ -18,12 +18,12 @@ use crate::year_month_type::TypeGroup;
 ///
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
-/// | objects | 20 | 1 to 65,536 | [`RecentObjectType::objects`] |
+/// | objects | 20 | 1 to 65,535 | [`RecentObjectType::objects`] |
 /// | verbs per object | 20 | 1 to 65,535 | [`RecentObjectType::types`] |
 /// | activities per verb group | 20 | 1 to 100 | [`RecentObjectType::hits_per_group`] |
 ///
 /// The number of groups over all levels (`objects × (1 + types)`) may not exceed
-/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,536); a setting that would break that rule
+/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,535); a setting that would break that rule
 /// is refused when it is made.
 ///
 /// ```
@@ -119,7 +119,7 @@ impl RecentObjectType {
         }
     }
 
-    /// How many objects to list at most, the one with the newest activity first (1 to 65,536,
+    /// How many objects to list at most, the one with the newest activity first (1 to 65,535,
     /// within the limit on all groups).
     pub fn objects(self, objects: usize) -> Result<Self> {
         RecentObjectType { objects, ..self }.checked()

@@ -14,7 +14,7 @@ use crate::year_month_type::TypeGroup;
 ///
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
-/// | verbs | 20 | 1 to 65,536 | [`RecentType::types`] |
+/// | verbs | 20 | 1 to 65,535 | [`RecentType::types`] |
 /// | activities per verb | 20 | 1 to 100 | [`RecentType::hits_per_group`] |
 ///
 /// ```
@@ -96,7 +96,7 @@ impl RecentType {
     }
 
     /// How many verbs ("types") to list at most, the one with the newest activity first (1 to
-    /// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS), which is 65,536).
+    /// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS), which is 65,535).
     pub fn types(self, types: usize) -> Result<Self> {
         RecentType { types, ..self }.checked()
     }

@@ -19,12 +19,12 @@ use crate::shape;
 ///
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
-/// | verbs | 20 | 1 to 65,536 | [`RecentTypeObject::types`] |
+/// | verbs | 20 | 1 to 65,535 | [`RecentTypeObject::types`] |
 /// | objects per verb | 20 | 1 to 65,535 | [`RecentTypeObject::objects`] |
 /// | activities per object | 20 | 1 to 100 | [`RecentTypeObject::hits_per_group`] |
 ///
 /// The number of groups over all levels (`types × (1 + objects)`) may not exceed
-/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,536); a setting that would break that rule
+/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,535); a setting that would break that rule
 /// is refused when it is made.
 ///
 /// ```
@@ -121,7 +121,7 @@ impl RecentTypeObject {
     }
 
     /// How many verbs ("types") to list at most, the one with the newest activity first (1 to
-    /// 65,536, within the limit on all groups).
+    /// 65,535, within the limit on all groups).
     pub fn types(self, types: usize) -> Result<Self> {
         RecentTypeObject { types, ..self }.checked()
     }

@@ -20,11 +20,11 @@ use crate::shape;
 /// | years | 10 | 1 to 32,768 | [`YearMonth::years`] |
 /// | months per year | 12 | 1 to 12 | [`YearMonth::months`] |
 /// | activities per month | 20 | 1 to 100 | [`YearMonth::hits_per_group`] |
-/// | months in all (the newest) | 12 | 1 to 65,536, or none | [`YearMonth::groups`], [`YearMonth::all_groups`] |
+/// | months in all (the newest) | 12 | 1 to 65,535, or none | [`YearMonth::groups`], [`YearMonth::all_groups`] |
 /// | one calendar year only | all years | 1 to 9998 | [`YearMonth::year`] |
 ///
 /// The number of groups over all levels (`years × (1 + months)`) may not exceed
-/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,536); a setting that would break that rule
+/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,535); a setting that would break that rule
 /// is refused when it is made (with 12 months per year, at most 5,041 years).
 ///
 /// Calendar fields are UTC: an activity published at 23:30 on 31 December in New York belongs to

@@ -18,15 +18,15 @@ use crate::shape;
 ///
 /// | setting | default | allowed | set with |
 /// |---|---|---|---|
-/// | years | 10 | 1 to 65,536 | [`YearMonthType::years`] |
+/// | years | 10 | 1 to 65,535 | [`YearMonthType::years`] |
 /// | months per year | 12 | 1 to 12 | [`YearMonthType::months`] |
-/// | verbs per month | 20 | 1 to 65,536 | [`YearMonthType::types`] |
+/// | verbs per month | 20 | 1 to 65,535 | [`YearMonthType::types`] |
 /// | activities per verb group | 20 | 1 to 100 | [`YearMonthType::hits_per_group`] |
-/// | verb groups in all (the newest) | 20 | 1 to 65,536, or none | [`YearMonthType::groups`], [`YearMonthType::all_groups`] |
+/// | verb groups in all (the newest) | 20 | 1 to 65,535, or none | [`YearMonthType::groups`], [`YearMonthType::all_groups`] |
 /// | one calendar year only | all years | 1 to 9998 | [`YearMonthType::year`] |
 ///
 /// The number of groups over all levels (`years × (1 + months × (1 + types))`) may not exceed
-/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,536); a setting that would break that rule is refused when it is made.
+/// [`MAX_GROUPS`](elasticfeeds::query::MAX_GROUPS) (65,535); a setting that would break that rule is refused when it is made.
 ///
 /// Calendar fields are UTC: an activity published at 23:30 on 31 December in New York belongs to
 /// January of the next year.
@@ -143,7 +143,7 @@ impl YearMonthType {
         Ok(self)
     }
 
-    /// How many years to list at most, newest first (1 to 65,536).
+    /// How many years to list at most, newest first (1 to 65,535).
     pub fn years(self, years: usize) -> Result<Self> {
         YearMonthType { years, ..self }.checked()
     }
@@ -161,7 +161,7 @@ impl YearMonthType {
         YearMonthType { months, ..self }.checked()
     }
 
-    /// How many verbs ("types") to list per month at most, newest first (1 to 65,536).
+    /// How many verbs ("types") to list per month at most, newest first (1 to 65,535).
     pub fn types(self, types: usize) -> Result<Self> {
         YearMonthType { types, ..self }.checked()
     }

@@ -8,8 +8,9 @@
 //! # Clause budget
 //! OpenSearch (and Elasticsearch before 8.1) refuses a query with more than 1,024 leaf clauses
 //! (`indices.query.bool.max_clause_count`), counted over the whole query. We count every
-//! `term`, `range` and `script` as one and every `terms` as one (Lucene checks a term set as a
-//! single clause), and keep each request within [`MAX_CLAUSES`]:
+//! `term`, `range` and `script` as one, and a `terms` of `n` ids as `min(n, 16)` (Lucene checks
+//! a large term set as a single clause, but may rewrite one of up to 16 terms into one clause
+//! per term), and keep each request within [`MAX_CLAUSES`]:
 //! - a **flat** feed whose rules do not fit is split into several searches sent in one
 //!   `_msearch`; each returns its own first `size + 1` hits in feed order and the client merges
 //!   them (an activity matched in two searches appears once). The newest `size` of a union are
@@ -40,6 +41,12 @@ use crate::query::{
 /// The most leaf clauses one request may hold (OpenSearch's default
 /// `indices.query.bool.max_clause_count`).
 pub(crate) const MAX_CLAUSES: usize = 1024;
+
+/// The most values one `terms` query may hold (the engines' default `index.max_terms_count`).
+pub(crate) const MAX_TERMS: usize = 65_536;
+
+/// The most terms Lucene may rewrite into one clause each (its term-set rewrite threshold).
+const TERMS_REWRITE: usize = 16;
 
 const BACKEND: &str = "cluster";
 
@@ -184,7 +191,7 @@ fn filters(query: &FeedQuery) -> (Vec<Value>, Vec<Value>, usize) {
             ]}}));
         }
     }
-    let leaves = filter.len() + 2 * must_not.len();
+    let leaves = filter.iter().chain(&must_not).map(leaf_clauses).sum();
     (filter, must_not, leaves)
 }
 
@@ -213,7 +220,7 @@ fn rule_leaves(rule: &MatchRule) -> usize {
 }
 
 /// The rules packed: per (class, entity type), a `terms` on the ids and a script checking each
-/// id's own `since`. Three leaves per (field, type), however many ids.
+/// id's own `since`. At most 18 leaves per (field, type) and 65,536 ids, however many ids.
 fn packed_clauses(rules: &[MatchRule]) -> Vec<Value> {
     // (class, type) -> id -> the earliest since (two links to one entity: the looser bound wins,
     // as either link alone would match).
@@ -233,17 +240,22 @@ fn packed_clauses(rules: &[MatchRule]) -> Vec<Value> {
             LinkClass::Actor => &["actor"],
             LinkClass::Object => &["object", "target"],
         };
-        for field in fields {
-            let id_field = format!("{field}.id");
-            clauses.push(json!({"bool": {"filter": [
-                {"terms": {&id_field: ids.keys().collect::<Vec<_>>()}},
-                term(&format!("{field}.type"), kind),
-                {"script": {"script": {
-                    "lang": "painless",
-                    "source": SINCE_SCRIPT,
-                    "params": {"field": id_field, "since": ids}
-                }}}
-            ]}}));
+        let ids: Vec<(&str, i64)> = ids.into_iter().collect();
+        // `index.max_terms_count` (65,536 by default) caps the ids of one `terms`.
+        for chunk in ids.chunks(MAX_TERMS) {
+            let since: BTreeMap<&str, i64> = chunk.iter().copied().collect();
+            for field in fields {
+                let id_field = format!("{field}.id");
+                clauses.push(json!({"bool": {"filter": [
+                    {"terms": {&id_field: since.keys().collect::<Vec<_>>()}},
+                    term(&format!("{field}.type"), kind),
+                    {"script": {"script": {
+                        "lang": "painless",
+                        "source": SINCE_SCRIPT,
+                        "params": {"field": id_field, "since": since}
+                    }}}
+                ]}}));
+            }
         }
     }
     clauses
@@ -371,8 +383,9 @@ fn one_clause(rules: &[MatchRule], budget: usize) -> Result<Value> {
         rules.iter().flat_map(rule_clauses).collect()
     } else {
         let packed = packed_clauses(rules);
-        if packed.len() * 3 > budget {
-            return Err(too_many_clauses(MAX_CLAUSES - budget + packed.len() * 3));
+        let leaves: usize = packed.iter().map(leaf_clauses).sum();
+        if leaves > budget {
+            return Err(too_many_clauses(MAX_CLAUSES - budget + leaves));
         }
         packed
     };
@@ -532,7 +545,9 @@ fn group_source(key: GroupKey) -> (&'static str, Value) {
 const DISTINCT_ACTORS_INIT: &str = "state.actors = new HashSet();";
 const DISTINCT_ACTORS_MAP: &str =
     "state.actors.add(doc['actor.type'].value + ':' + doc['actor.id'].value);";
-const DISTINCT_ACTORS_COMBINE: &str = "return state.actors;";
+// A list, as the combine context documents its return types (a set would serialise, but is
+// not among them).
+const DISTINCT_ACTORS_COMBINE: &str = "return new ArrayList(state.actors);";
 const DISTINCT_ACTORS_REDUCE: &str =
     "Set all = new HashSet(); for (s in states) { if (s != null) { all.addAll(s); } } return all.size();";
 
@@ -667,26 +682,24 @@ fn grouped(
     }))
 }
 
-/// Counts the leaf clauses of a query body as [`MAX_CLAUSES`] does.
-#[cfg(test)]
+/// Counts the leaf clauses of a query body as [`MAX_CLAUSES`] does (see "Clause budget").
 pub(crate) fn leaf_clauses(query: &Value) -> usize {
-    match query {
-        Value::Object(map) => {
-            if let Some(bool) = map.get("bool") {
-                ["must", "filter", "should", "must_not"]
-                    .iter()
-                    .filter_map(|k| bool.get(*k))
-                    .map(|clauses| match clauses {
-                        Value::Array(items) => items.iter().map(leaf_clauses).sum(),
-                        one => leaf_clauses(one),
-                    })
-                    .sum()
-            } else if map.contains_key("match_all") {
-                0
-            } else {
-                1
-            }
-        }
-        _ => 0,
+    let Value::Object(map) = query else { return 0 };
+    if let Some(bool) = map.get("bool") {
+        ["must", "filter", "should", "must_not"]
+            .iter()
+            .filter_map(|k| bool.get(*k))
+            .map(|clauses| match clauses {
+                Value::Array(items) => items.iter().map(leaf_clauses).sum(),
+                one => leaf_clauses(one),
+            })
+            .sum()
+    } else if map.contains_key("match_all") {
+        0
+    } else if let Some(terms) = map.get("terms").and_then(Value::as_object) {
+        let values = terms.values().find_map(Value::as_array).map_or(1, Vec::len);
+        values.clamp(1, TERMS_REWRITE)
+    } else {
+        1
     }
 }

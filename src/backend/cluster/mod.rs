@@ -882,11 +882,8 @@ async fn check_server(cluster: &Cluster, engine: Engine) -> Result<()> {
     let distribution = info
         .pointer("/version/distribution")
         .and_then(Value::as_str);
-    let major: u32 = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
     let found = match distribution {
         Some("opensearch") => Engine::OpenSearch,
         _ => Engine::Elasticsearch,
@@ -908,11 +905,12 @@ async fn check_server(cluster: &Cluster, engine: Engine) -> Result<()> {
     }
     let supported = match engine {
         Engine::Elasticsearch => major == 8 || major == 9,
-        Engine::OpenSearch => major == 2,
+        // Grouped feeds use `multi_terms`, which OpenSearch has since 2.1.
+        Engine::OpenSearch => major == 2 && minor >= 1,
     };
     if !supported {
         return Err(wrong(format!(
-            "{} {version} is not supported (Elasticsearch 8 and 9, OpenSearch 2 are)",
+            "{} {version} is not supported (Elasticsearch 8 and 9, OpenSearch 2.1 and later 2.x are)",
             engine.name()
         )));
     }

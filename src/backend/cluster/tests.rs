@@ -11,7 +11,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
-use super::compile::{leaf_clauses, plan, Plan, MAX_CLAUSES, SCORE_SCRIPT};
+use super::compile::{leaf_clauses, plan, Plan, MAX_CLAUSES, MAX_TERMS, SCORE_SCRIPT};
 use super::mapping::{self, Layout};
 use super::parse;
 use super::{Connection, Engine};
@@ -422,6 +422,51 @@ fn thousand_link_network_fits_the_clause_limit() {
     let params = &person[2]["script"]["script"]["params"];
     assert_eq!(params["field"], json!("actor.id"));
     assert_eq!(params["since"]["u0"], json!(at(1).timestamp_millis()));
+}
+
+#[test]
+fn small_term_sets_count_per_term_and_large_ones_are_split_at_max_terms() {
+    // A `terms` of up to 16 values may be rewritten into one clause per value.
+    let few = json!({"terms": {"type": ["a", "b", "c"]}});
+    let many = json!({"terms": {"actor.id": (0..40).map(|i| format!("u{i}")).collect::<Vec<_>>()}});
+    assert_eq!(leaf_clauses(&few), 3);
+    assert_eq!(leaf_clauses(&many), 16);
+
+    // 70,000 followed accounts of one type: more ids than one `terms` may hold.
+    let rules: Vec<crate::query::MatchRule> = (0..70_000)
+        .map(|i| crate::query::MatchRule {
+            class: crate::LinkClass::Actor,
+            entity: crate::EntityKey::new(&format!("u{i}"), "person").unwrap(),
+            since: at(1),
+            weight: 1.0,
+        })
+        .collect();
+    let mut query = FeedQuery::all()
+        .group_by([(GroupKey::Verb, 10)], 1)
+        .unwrap();
+    query.source = crate::query::Source::Network(rules);
+    let body = grouped_body(&query);
+    let should = body["query"]["bool"]["filter"][0]["bool"]["should"]
+        .as_array()
+        .unwrap();
+    assert_eq!(should.len(), 2, "two chunks of person ids");
+    let sizes: Vec<usize> = should
+        .iter()
+        .map(|clause| {
+            let ids = clause["bool"]["filter"][0]["terms"]["actor.id"]
+                .as_array()
+                .unwrap()
+                .len();
+            let since = clause["bool"]["filter"][2]["script"]["script"]["params"]["since"]
+                .as_object()
+                .unwrap()
+                .len();
+            assert_eq!(ids, since, "each script checks the ids of its own clause");
+            ids
+        })
+        .collect();
+    assert_eq!(sizes, [MAX_TERMS, 70_000 - MAX_TERMS]);
+    assert!(leaf_clauses(&body["query"]) <= MAX_CLAUSES);
 }
 
 #[test]

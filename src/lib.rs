@@ -60,6 +60,7 @@ mod error;
 mod manager;
 pub mod network;
 pub mod query;
+mod refresh;
 pub mod result;
 mod validate;
 
@@ -77,5 +78,6 @@ pub use query::{
     Bound, Decay, EntityFilter, FeedQuery, GroupKey, GroupValue, Grouping, Metric, Order, Page,
     Position, Ranking, ScoredPosition, VectorQuery,
 };
+pub use refresh::Refresh;
 pub use result::{FeedResult, Group, Hit};
 pub use validate::MAX_ID_BYTES;

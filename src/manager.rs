@@ -11,6 +11,7 @@ use crate::embedding::{check_query, EmbeddingSpace};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::{Bound, FeedQuery};
+use crate::refresh::Refresh;
 use crate::validate;
 
 /// The default number of links read per user for a feed.
@@ -42,7 +43,8 @@ pub struct ActivityPage {
 ///
 /// A `Manager` is cheap to clone (an `Arc` inside) and safe to share across tasks; concurrent
 /// writes through its clones are serialised and grouped into few commits by the backend. Every
-/// write is visible to the next read once its future has returned.
+/// write is visible to the next read once its future has returned, except cluster writes that
+/// its [`Refresh`] lets return sooner (by default, batches of more than one item).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -63,6 +65,7 @@ pub struct ActivityPage {
 pub struct Manager {
     backend: Arc<DynBackend>,
     max_link_size: usize,
+    refresh: Refresh,
 }
 
 /// Options for opening a store; made by [`Manager::builder`].
@@ -74,6 +77,7 @@ pub struct ManagerBuilder {
     max_link_size: usize,
     read_only: bool,
     embeddings: Option<EmbeddingSpace>,
+    refresh: Refresh,
     #[cfg(feature = "cluster")]
     cluster: crate::backend::cluster::ClusterOptions,
 }
@@ -107,6 +111,14 @@ impl ManagerBuilder {
     /// used.
     pub fn max_link_size(mut self, max_link_size: usize) -> Self {
         self.max_link_size = max_link_size;
+        self
+    }
+
+    /// Whether writes wait until reads can see them (default [`Refresh::Auto`]: single writes
+    /// wait, batches do not). Only the cluster backends can return sooner; see [`Refresh`] for
+    /// the cost. [`Manager::with_refresh`] changes it per call.
+    pub fn refresh(mut self, refresh: Refresh) -> Self {
+        self.refresh = refresh;
         self
     }
 
@@ -149,6 +161,7 @@ impl ManagerBuilder {
         Ok(Manager {
             backend,
             max_link_size: self.max_link_size,
+            refresh: self.refresh,
         })
     }
 
@@ -243,6 +256,7 @@ impl Manager {
             max_link_size: DEFAULT_MAX_LINK_SIZE,
             read_only: false,
             embeddings: None,
+            refresh: Refresh::Auto,
             #[cfg(feature = "cluster")]
             cluster: Default::default(),
         }
@@ -264,6 +278,7 @@ impl Manager {
         Ok(Manager {
             backend,
             max_link_size,
+            refresh: Refresh::Auto,
         })
     }
 
@@ -275,6 +290,21 @@ impl Manager {
     /// The backend this manager writes to.
     pub fn backend(&self) -> &Arc<DynBackend> {
         &self.backend
+    }
+
+    /// A handle on the same store whose writes use `refresh`, for the calls that need another
+    /// choice than the store's default (a batch the next read must see, a single write that
+    /// need not wait). Cheap: it shares this manager's backend.
+    pub fn with_refresh(&self, refresh: Refresh) -> Manager {
+        Manager {
+            refresh,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this manager's writes wait until reads can see them.
+    pub fn refresh(&self) -> Refresh {
+        self.refresh
     }
 
     /// How many links (newest first) a feed reads.
@@ -323,7 +353,7 @@ impl Manager {
                 a
             })
             .collect();
-        self.backend.put_activities(activities).await
+        self.backend.put_activities(activities, self.refresh).await
     }
 
     /// Loads an activity; [`Error::ActivityNotFound`] if no activity has this id.
@@ -338,7 +368,7 @@ impl Manager {
     /// Removes an activity from every feed; [`Error::ActivityNotFound`] if it is not stored.
     pub async fn remove_activity(&self, id: &str) -> Result<()> {
         validate::id("activity", id)?;
-        if self.backend.delete_activity(id).await? {
+        if self.backend.delete_activity(id, self.refresh).await? {
             Ok(())
         } else {
             Err(Error::ActivityNotFound { id: id.to_owned() })
@@ -372,7 +402,7 @@ impl Manager {
         for link in &links {
             link.check()?;
         }
-        self.backend.insert_links(links).await
+        self.backend.insert_links(links, self.refresh).await
     }
 
     /// `user` follows the actor `person:followed` from now on.
@@ -413,13 +443,13 @@ impl Manager {
     /// Removes a link; [`Error::LinkNotFound`] if it is not stored.
     pub async fn remove_link(&self, key: &LinkKey) -> Result<()> {
         key.check()?;
-        self.backend.delete_link(key).await
+        self.backend.delete_link(key, self.refresh).await
     }
 
     /// Changes a stored link's weight or extra data, keeping its link time.
     pub async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
         key.check()?;
-        self.backend.update_link(key, change).await
+        self.backend.update_link(key, change, self.refresh).await
     }
 
     /// A user's links, newest first, at most `max_link_size`, with the total count.

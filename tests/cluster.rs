@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use axum::http::Method;
 use chrono::{TimeZone, Utc};
 use elasticfeeds::backend::cluster::{ClusterOptions, RetryPolicy};
-use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Result};
+use elasticfeeds::{Activity, Actor, Error, Link, LinkTarget, Manager, Object, Refresh, Result};
 use serde_json::json;
 
 // Either client's plain transport deletes the test indices; their APIs agree here.
@@ -311,6 +311,52 @@ mod transport {
             let again = manager.add_link(link).await;
             assert!(matches!(again, Err(Error::LinkExists { .. })), "{again:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn refresh_is_chosen_per_call() {
+        let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| stub::no_python_links(seen)).await;
+        let manager = open(&stub, Flavor::OpenSearch).await.unwrap();
+        let waited = |method: Method, path: &str| -> Vec<bool> {
+            stub.requests(method, path)
+                .iter()
+                .map(|seen| seen.query.contains("refresh=wait_for"))
+                .collect()
+        };
+        let two = |a: &str, b: &str| vec![post(a, "mark"), post(b, "mark")];
+        // The default: a single write waits, a batch does not.
+        manager.add_activity(post("a1", "mark")).await.unwrap();
+        manager.add_activities(two("a2", "a3")).await.unwrap();
+        // Per call, either way.
+        let waiting = manager.with_refresh(Refresh::Wait);
+        waiting.add_activities(two("a4", "a5")).await.unwrap();
+        let eager = manager.with_refresh(Refresh::NoWait);
+        eager.add_activity(post("a6", "mark")).await.unwrap();
+        assert_eq!(waited(Method::POST, "_bulk"), [true, false, true, false]);
+        assert_eq!(manager.refresh(), Refresh::Auto, "the handle keeps its own");
+
+        eager.remove_activity("a1").await.unwrap();
+        manager.remove_activity("a2").await.unwrap();
+        assert_eq!(waited(Method::DELETE, "feeds/_doc/a1"), [false]);
+        assert_eq!(waited(Method::DELETE, "feeds/_doc/a2"), [true]);
+        eager.follow("carlos", "mark").await.unwrap();
+        assert_eq!(waited(Method::POST, "_bulk")[4..], [false]);
+
+        // The store's default, from the builder.
+        let stub = Stub::start(Flavor::Elasticsearch, |_, _, _| None).await;
+        let manager = Manager::builder(&stub.url)
+            .cluster(quick())
+            .refresh(Refresh::Wait)
+            .open()
+            .await
+            .unwrap();
+        manager.add_activities(two("b1", "b2")).await.unwrap();
+        let bulk = stub.requests(Method::POST, "_bulk");
+        assert!(
+            bulk[0].query.contains("refresh=wait_for"),
+            "{}",
+            bulk[0].query
+        );
     }
 
     #[tokio::test]
@@ -649,7 +695,9 @@ impl Store for ClusterStore {
         let builder = Manager::builder(&self.url)
             .feeds_index(&format!("{name}-feeds"))
             .network_index(&format!("{name}-network"))
-            .cluster(ClusterOptions::default().layout(1, 0));
+            .cluster(ClusterOptions::default().layout(1, 0))
+            // The suite reads right after every write, batches included.
+            .refresh(Refresh::Wait);
         options.configure(builder).open().await
     }
 }

@@ -14,6 +14,7 @@ use crate::embedding::EmbeddingSpace;
 use crate::error::Result;
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
+use crate::refresh::Refresh;
 use crate::result::FeedResult;
 
 #[cfg(feature = "cluster")]
@@ -23,7 +24,9 @@ pub mod embedded;
 
 /// A storage engine for activities and links.
 ///
-/// Writes are acknowledged only once they are visible to the next read through the same backend.
+/// Writes are acknowledged only once they are visible to the next read through the same backend,
+/// unless the call's [`Refresh`] says not to wait (see there: only the cluster backends can
+/// acknowledge a write before it is visible).
 #[async_trait]
 pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// The backend's name, used in errors (`embedded`, `elasticsearch`, …).
@@ -42,13 +45,17 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// alone. Returns one result per item, in order.
     ///
     /// [`Error::ActivityConflict`]: crate::Error::ActivityConflict
-    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>>;
+    async fn put_activities(
+        &self,
+        activities: Vec<Activity>,
+        refresh: Refresh,
+    ) -> Result<Vec<Result<String>>>;
 
     /// Loads one activity.
     async fn get_activity(&self, id: &str) -> Result<Option<Activity>>;
 
     /// Removes one activity; `false` if it was not stored.
-    async fn delete_activity(&self, id: &str) -> Result<bool>;
+    async fn delete_activity(&self, id: &str, refresh: Refresh) -> Result<bool>;
 
     /// Removes every activity of an actor and every link from or to them.
     async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased>;
@@ -56,13 +63,18 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// Stores new links in one write. A link whose identity is already stored (or repeated
     /// earlier in the batch) is [`Error::LinkExists`](crate::Error::LinkExists) for that item
     /// alone. Returns one result per item, in order.
-    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>>;
+    async fn insert_links(&self, links: Vec<Link>, refresh: Refresh) -> Result<Vec<Result<()>>>;
 
     /// Changes a stored link's weight or extra.
-    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link>;
+    async fn update_link(
+        &self,
+        key: &LinkKey,
+        change: LinkChange,
+        refresh: Refresh,
+    ) -> Result<Link>;
 
     /// Removes a link; [`Error::LinkNotFound`](crate::Error::LinkNotFound) if it is not stored.
-    async fn delete_link(&self, key: &LinkKey) -> Result<()>;
+    async fn delete_link(&self, key: &LinkKey, refresh: Refresh) -> Result<()>;
 
     /// A user's links, newest first (ties by link id), at most `limit`, with the total count.
     async fn network(&self, user: &str, limit: usize) -> Result<Network>;
@@ -100,26 +112,35 @@ impl<B: FeedBackend + ?Sized> FeedBackend for Arc<B> {
     fn embeddings(&self) -> Option<EmbeddingSpace> {
         (**self).embeddings()
     }
-    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
-        (**self).put_activities(activities).await
+    async fn put_activities(
+        &self,
+        activities: Vec<Activity>,
+        refresh: Refresh,
+    ) -> Result<Vec<Result<String>>> {
+        (**self).put_activities(activities, refresh).await
     }
     async fn get_activity(&self, id: &str) -> Result<Option<Activity>> {
         (**self).get_activity(id).await
     }
-    async fn delete_activity(&self, id: &str) -> Result<bool> {
-        (**self).delete_activity(id).await
+    async fn delete_activity(&self, id: &str, refresh: Refresh) -> Result<bool> {
+        (**self).delete_activity(id, refresh).await
     }
     async fn erase_actor(&self, actor: &EntityKey) -> Result<Erased> {
         (**self).erase_actor(actor).await
     }
-    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
-        (**self).insert_links(links).await
+    async fn insert_links(&self, links: Vec<Link>, refresh: Refresh) -> Result<Vec<Result<()>>> {
+        (**self).insert_links(links, refresh).await
     }
-    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
-        (**self).update_link(key, change).await
+    async fn update_link(
+        &self,
+        key: &LinkKey,
+        change: LinkChange,
+        refresh: Refresh,
+    ) -> Result<Link> {
+        (**self).update_link(key, change, refresh).await
     }
-    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
-        (**self).delete_link(key).await
+    async fn delete_link(&self, key: &LinkKey, refresh: Refresh) -> Result<()> {
+        (**self).delete_link(key, refresh).await
     }
     async fn network(&self, user: &str, limit: usize) -> Result<Network> {
         (**self).network(user, limit).await

@@ -361,6 +361,24 @@ fn default_answer(flavor: Flavor, seen: &Seen, state: &mut State) -> (u16, Value
                 .collect::<Vec<_>>();
             (200, json!({ "docs": docs }))
         }
+        (&Method::DELETE, [index, "_doc", id]) => {
+            let id = percent_encoding::percent_decode_str(id)
+                .decode_utf8_lossy()
+                .into_owned();
+            let removed = state.docs.remove(&((*index).to_owned(), id.clone()));
+            let (status, result) = match removed {
+                Some(_) => (200, "deleted"),
+                None => (404, "not_found"),
+            };
+            (
+                status,
+                json!({
+                    "_index": index, "_id": id, "_version": 2, "result": result,
+                    "_shards": {"total": 2, "successful": 1, "failed": 0},
+                    "_seq_no": 1, "_primary_term": 1
+                }),
+            )
+        }
         (&Method::GET, [index, "_doc", id]) => {
             let id = percent_encoding::percent_decode_str(id)
                 .decode_utf8_lossy()

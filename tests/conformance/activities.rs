@@ -2,7 +2,8 @@
 
 use chrono::Duration;
 use elasticfeeds::{
-    Activity, Actor, EntityFilter, EntityKey, Erased, Error, FeedQuery, LinkTarget, Origin, Target,
+    Activity, Actor, EntityFilter, EntityKey, Erased, Error, FeedQuery, Link, LinkTarget, Origin,
+    Refresh, Target,
 };
 use serde_json::json;
 
@@ -10,6 +11,62 @@ use super::{
     activity, add, all_activities, at, feed_ids, follow_at, ids, object, person, post, search_ids,
     watch_at, Store, SEC,
 };
+
+/// Every [`Refresh`] choice stores what it is given: an activity written without waiting is still
+/// found by id (reads by id are real-time on every backend), and a batch written with
+/// [`Refresh::Wait`] through a handle is in the next feed read, whatever the store's default.
+pub async fn refresh_choices_store_alike(store: &dyn Store) {
+    let m = store.fresh().await;
+    let default = m.refresh();
+    follow_at(&m, "reader", "mark", at(0)).await;
+    let eager = m.with_refresh(Refresh::NoWait);
+    assert_eq!(eager.refresh(), Refresh::NoWait);
+    // By an actor nobody follows: when it reaches searches is the backend's refresh, not ours.
+    let quick = post("quick", "nobody", at(SEC));
+    eager.add_activity(quick.clone()).await.unwrap();
+    assert_eq!(m.get_activity("quick").await.unwrap(), quick);
+
+    let waiting = m.with_refresh(Refresh::Wait);
+    let batch = vec![
+        post("b1", "mark", at(2 * SEC)),
+        post("b2", "mark", at(3 * SEC)),
+    ];
+    let stored = waiting.add_activities(batch).await.unwrap();
+    assert!(stored.iter().all(Result::is_ok), "{stored:?}");
+    let links = waiting
+        .add_links(vec![
+            Link::new(
+                "reader",
+                "follow",
+                LinkTarget::actor("ana", "person").unwrap(),
+            )
+            .unwrap()
+            .linked_at(at(0))
+            .unwrap(),
+            Link::new(
+                "other",
+                "follow",
+                LinkTarget::actor("mark", "person").unwrap(),
+            )
+            .unwrap()
+            .linked_at(at(0))
+            .unwrap(),
+        ])
+        .await
+        .unwrap();
+    assert!(links.iter().all(Result::is_ok), "{links:?}");
+    waiting
+        .add_activity(post("ana1", "ana", at(4 * SEC)))
+        .await
+        .unwrap();
+    assert_eq!(
+        feed_ids(&m, "reader").await,
+        ["ana1", "b2", "b1"],
+        "the waited batch and the waited links"
+    );
+    assert_eq!(feed_ids(&m, "other").await, ["b2", "b1"]);
+    assert_eq!(m.refresh(), default, "handles leave the manager as it was");
+}
 
 /// An activity reads back exactly as it was written: entities, extras, verb, time to the
 /// millisecond.

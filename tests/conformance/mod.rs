@@ -145,7 +145,9 @@ pub trait Store: Send + Sync {
     fn new_name(&self) -> String;
 
     /// Opens the store `name` (creating it when it is new) with these options. Opening the same
-    /// name again opens the same store where [`Capabilities::reopen`] holds.
+    /// name again opens the same store where [`Capabilities::reopen`] holds. Cases read right
+    /// after they write, batches included, so a store whose backend can acknowledge a write
+    /// before it is visible opens with [`elasticfeeds::Refresh::Wait`].
     async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager>;
 
     /// A new, empty store with default options.
@@ -207,6 +209,7 @@ macro_rules! conformance_suite {
             ],
             activities: [
                 round_trip,
+                refresh_choices_store_alike,
                 generated_ids,
                 replace_same_actor,
                 conflict_other_actor,

@@ -13,9 +13,9 @@
 //! - A link is stored under [`LinkKey::doc_id`], create-only: of two concurrent follows, one
 //!   gets [`Error::LinkExists`]. Links the Python library wrote under random ids are found by
 //!   an identity query (before adding, and when removing or changing).
-//! - Read-your-writes: single writes wait for the next refresh (`refresh=wait_for`, up to the
-//!   index's refresh interval, 1 s by default); batches of more than one item do not, unless
-//!   [`ClusterOptions::refresh_bulk`] asks for it. See [`ClusterOptions`].
+//! - Read-your-writes per call, by [`Refresh`]: by default single writes wait for the next
+//!   refresh (`refresh=wait_for`, up to the index's refresh interval, 1 s by default) and
+//!   batches of more than one item do not.
 //!
 //! # Reads
 //! - Flat and grouped feeds compile to one search (or one `_msearch`), see `compile`.
@@ -51,6 +51,7 @@ use crate::embedding::EmbeddingSpace;
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
 use crate::query::{Bound, FeedQuery, GroupKey, Position, MAX_PAGE_SIZE};
+use crate::refresh::Refresh;
 use crate::result::{FeedResult, Hit};
 
 pub use transport::RetryPolicy;
@@ -135,11 +136,6 @@ pub struct ClusterOptions {
     pub replicas: u32,
     /// Delete both indices and create them empty when the store opens (default `false`).
     pub recreate: bool,
-    /// Whether a batch of more than one item waits for the next refresh before it is
-    /// acknowledged (default `false`: a bulk load does not pay a refresh wait per batch; its
-    /// writes become visible within the refresh interval, 1 s by default). Single writes always
-    /// wait, so a write is visible to the next read.
-    pub refresh_bulk: bool,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
     /// The timeout of one request (default 30 s).
@@ -154,7 +150,6 @@ impl Default for ClusterOptions {
             shards: 1,
             replicas: 1,
             recreate: false,
-            refresh_bulk: false,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
         }
@@ -294,6 +289,15 @@ fn redact(connection: &str) -> String {
 /// Characters kept as they are in a document id inside a URL path.
 const ID: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
+/// `refresh=wait_for` on a write that must be visible before it is acknowledged.
+fn waiting(request: Request, wait: bool) -> Request {
+    if wait {
+        request.param("refresh", "wait_for")
+    } else {
+        request
+    }
+}
+
 fn doc_path(index: &str, id: &str) -> String {
     format!("{index}/_doc/{}", utf8_percent_encode(id, ID))
 }
@@ -307,7 +311,6 @@ pub struct ClusterBackend {
     network: String,
     cursor_key: CursorKey,
     embeddings: Option<EmbeddingSpace>,
-    refresh_bulk: bool,
     read_only: bool,
     closed: AtomicBool,
 }
@@ -383,7 +386,6 @@ impl ClusterBackend {
             network: names.network,
             cursor_key: CursorKey::generate()?,
             embeddings: None,
-            refresh_bulk: connection.options.refresh_bulk,
             read_only: names.read_only,
             closed: AtomicBool::new(false),
         };
@@ -559,21 +561,10 @@ impl ClusterBackend {
         Ok(())
     }
 
-    fn refresh(&self, items: usize) -> Option<&'static str> {
-        (items <= 1 || self.refresh_bulk).then_some("wait_for")
-    }
-
     /// Sends a bulk body and returns each item's outcome (its status and error, if any), and
     /// whether the request had to be sent more than once.
-    async fn bulk(
-        &self,
-        lines: Vec<Value>,
-        refresh: Option<&'static str>,
-    ) -> Result<(Vec<Reply>, bool)> {
-        let mut request = Request::new(Method::Post, "_bulk").nd_json(lines);
-        if let Some(refresh) = refresh {
-            request = request.param("refresh", refresh);
-        }
+    async fn bulk(&self, lines: Vec<Value>, wait: bool) -> Result<(Vec<Reply>, bool)> {
+        let request = waiting(Request::new(Method::Post, "_bulk").nd_json(lines), wait);
         let reply = self.cluster.send(&request).await?;
         if !(200..300).contains(&reply.status) {
             return Err(self.cluster.refused(&reply));
@@ -931,7 +922,11 @@ impl FeedBackend for ClusterBackend {
         self.embeddings
     }
 
-    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+    async fn put_activities(
+        &self,
+        activities: Vec<Activity>,
+        refresh: Refresh,
+    ) -> Result<Vec<Result<String>>> {
         self.writable()?;
         if activities.is_empty() {
             return Ok(Vec::new());
@@ -988,7 +983,7 @@ impl FeedBackend for ClusterBackend {
             results.push(None);
         }
         if !lines.is_empty() {
-            let (replies, retried) = self.bulk(lines, self.refresh(activities.len())).await?;
+            let (replies, retried) = self.bulk(lines, refresh.waits(activities.len())).await?;
             for ((slot, body), reply) in sent.into_iter().zip(replies) {
                 let ok = (200..300).contains(&reply.status)
                     || (retried
@@ -1021,14 +1016,14 @@ impl FeedBackend for ClusterBackend {
         }
     }
 
-    async fn delete_activity(&self, id: &str) -> Result<bool> {
+    async fn delete_activity(&self, id: &str, refresh: Refresh) -> Result<bool> {
         self.writable()?;
         let reply = self
             .cluster
-            .send(
-                &Request::new(Method::Delete, doc_path(&self.feeds, id))
-                    .param("refresh", "wait_for"),
-            )
+            .send(&waiting(
+                Request::new(Method::Delete, doc_path(&self.feeds, id)),
+                refresh.waits(1),
+            ))
             .await?;
         match reply.status {
             200 => Ok(true),
@@ -1080,7 +1075,7 @@ impl FeedBackend for ClusterBackend {
         })
     }
 
-    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+    async fn insert_links(&self, links: Vec<Link>, refresh: Refresh) -> Result<Vec<Result<()>>> {
         self.writable()?;
         if links.is_empty() {
             return Ok(Vec::new());
@@ -1123,7 +1118,7 @@ impl FeedBackend for ClusterBackend {
             results.push(None);
         }
         if !lines.is_empty() {
-            let (replies, retried) = self.bulk(lines, self.refresh(links.len())).await?;
+            let (replies, retried) = self.bulk(lines, refresh.waits(links.len())).await?;
             for ((slot, doc), reply) in sent.into_iter().zip(replies) {
                 let id = links[slot].key().doc_id();
                 results[slot] = Some(match reply.status {
@@ -1144,7 +1139,12 @@ impl FeedBackend for ClusterBackend {
             .collect()
     }
 
-    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+    async fn update_link(
+        &self,
+        key: &LinkKey,
+        change: LinkChange,
+        refresh: Refresh,
+    ) -> Result<Link> {
         self.writable()?;
         let not_found = || Error::LinkNotFound {
             link: key.to_string(),
@@ -1158,13 +1158,13 @@ impl FeedBackend for ClusterBackend {
         link.apply(&change);
         let reply = self
             .cluster
-            .send(
-                &Request::new(Method::Put, doc_path(&self.network, &id))
+            .send(&waiting(
+                Request::new(Method::Put, doc_path(&self.network, &id))
                     .param("if_seq_no", seq_no.to_string())
                     .param("if_primary_term", primary_term.to_string())
-                    .param("refresh", "wait_for")
                     .json(link_document(&link)?),
-            )
+                refresh.waits(1),
+            ))
             .await?;
         match reply.status {
             200..=299 => Ok(link),
@@ -1174,14 +1174,14 @@ impl FeedBackend for ClusterBackend {
         }
     }
 
-    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
+    async fn delete_link(&self, key: &LinkKey, refresh: Refresh) -> Result<()> {
         self.writable()?;
         let reply = self
             .cluster
-            .send(
-                &Request::new(Method::Delete, doc_path(&self.network, &key.doc_id()))
-                    .param("refresh", "wait_for"),
-            )
+            .send(&waiting(
+                Request::new(Method::Delete, doc_path(&self.network, &key.doc_id())),
+                refresh.waits(1),
+            ))
             .await?;
         match reply.status {
             200 => return Ok(()),
@@ -1195,7 +1195,8 @@ impl FeedBackend for ClusterBackend {
             .ok(
                 &Request::new(Method::Post, format!("{}/_delete_by_query", self.network))
                     .param("conflicts", "proceed")
-                    .param("refresh", "true")
+                    // `_delete_by_query` cannot wait for a refresh, only force one.
+                    .param("refresh", refresh.waits(1).to_string())
                     .json(json!({ "query": identity_query(key) })),
             )
             .await?;

@@ -49,6 +49,7 @@ use crate::embedding::{check_query, EmbeddingSpace};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkKey, LinkTarget, Network};
 use crate::query::FeedQuery;
+use crate::refresh::Refresh;
 use crate::result::FeedResult;
 
 const NAME: &str = "embedded";
@@ -427,7 +428,11 @@ impl FeedBackend for EmbeddedBackend {
         self.0.embeddings
     }
 
-    async fn put_activities(&self, activities: Vec<Activity>) -> Result<Vec<Result<String>>> {
+    async fn put_activities(
+        &self,
+        activities: Vec<Activity>,
+        _refresh: Refresh,
+    ) -> Result<Vec<Result<String>>> {
         // The Manager checked these; a caller of the trait alone gets the same refusal.
         for embedding in activities.iter().filter_map(Activity::embedding) {
             self.0
@@ -445,7 +450,7 @@ impl FeedBackend for EmbeddedBackend {
             .await
     }
 
-    async fn delete_activity(&self, id: &str) -> Result<bool> {
+    async fn delete_activity(&self, id: &str, _refresh: Refresh) -> Result<bool> {
         let id = id.to_owned();
         self.0.write(|tx| Op::DeleteActivity(id, tx)).await
     }
@@ -455,16 +460,21 @@ impl FeedBackend for EmbeddedBackend {
         self.0.write(|tx| Op::EraseActor(actor, tx)).await
     }
 
-    async fn insert_links(&self, links: Vec<Link>) -> Result<Vec<Result<()>>> {
+    async fn insert_links(&self, links: Vec<Link>, _refresh: Refresh) -> Result<Vec<Result<()>>> {
         self.0.write(|tx| Op::InsertLinks(links, tx)).await
     }
 
-    async fn update_link(&self, key: &LinkKey, change: LinkChange) -> Result<Link> {
+    async fn update_link(
+        &self,
+        key: &LinkKey,
+        change: LinkChange,
+        _refresh: Refresh,
+    ) -> Result<Link> {
         let key = key.clone();
         self.0.write(|tx| Op::UpdateLink(key, change, tx)).await
     }
 
-    async fn delete_link(&self, key: &LinkKey) -> Result<()> {
+    async fn delete_link(&self, key: &LinkKey, _refresh: Refresh) -> Result<()> {
         let key = key.clone();
         self.0.write(|tx| Op::DeleteLink(key, tx)).await
     }

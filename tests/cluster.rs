@@ -314,6 +314,46 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn repeated_ids_in_one_batch_are_one_bulk_item() {
+        let stub = Stub::start(Flavor::Elasticsearch, |_, _, _| None).await;
+        let manager = open(&stub, Flavor::Elasticsearch).await.unwrap();
+        let liked = Activity::new(
+            "like",
+            Actor::new("ann", "person").unwrap(),
+            Object::new("o", "post").unwrap(),
+        )
+        .unwrap()
+        .with_id("w")
+        .unwrap();
+        let results = manager
+            .add_activities(vec![
+                post("z", "ann"),
+                post("z", "bob"),
+                post("w", "ann"),
+                liked,
+            ])
+            .await
+            .unwrap();
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(
+            matches!(&results[1], Err(Error::ActivityConflict { id, .. }) if id == "z"),
+            "{results:?}"
+        );
+        assert!(results[2].is_ok() && results[3].is_ok(), "{results:?}");
+        // Two items, not four: a second create of z or w would be refused by the engine.
+        let lines = stub.requests(Method::POST, "_bulk")[0].lines();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0]["create"]["_id"], json!("z"));
+        assert_eq!(lines[2]["create"]["_id"], json!("w"));
+        assert_eq!(
+            lines[3]["type"],
+            json!("like"),
+            "the later activity of w is sent"
+        );
+        assert_eq!(stub.doc_count("feeds"), 2);
+    }
+
+    #[tokio::test]
     async fn refresh_is_chosen_per_call() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| stub::no_python_links(seen)).await;
         let manager = open(&stub, Flavor::OpenSearch).await.unwrap();

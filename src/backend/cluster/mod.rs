@@ -37,6 +37,7 @@ mod mapping;
 mod parse;
 mod transport;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -948,9 +949,28 @@ impl FeedBackend for ClusterBackend {
             .cloned()
             .unwrap_or_default();
         let mut results: Vec<Option<Result<String>>> = Vec::with_capacity(activities.len());
-        let mut lines = Vec::new();
-        let mut sent = Vec::new();
+        // One bulk item per id: a later activity with an id met earlier in the batch replaces
+        // the earlier one (same actor) or conflicts with it, as a stored one would. Each item
+        // is (the batch positions it answers, action, metadata, document).
+        let mut items: Vec<(Vec<usize>, &str, Value, Value)> = Vec::new();
+        let mut batched: HashMap<&str, (EntityKey, usize)> = HashMap::new();
         for (i, activity) in activities.iter().enumerate() {
+            let given = activity.actor().key();
+            let body = serde_json::to_value(activity).map_err(|e| Error::backend("cluster", e))?;
+            if let Some((earlier, item)) = batched.get(ids[i].as_str()) {
+                if earlier != given {
+                    results.push(Some(Err(Error::ActivityConflict {
+                        id: ids[i].clone(),
+                        stored_actor: earlier.to_string(),
+                        given_actor: given.to_string(),
+                    })));
+                } else {
+                    items[*item].0.push(i);
+                    items[*item].3 = body;
+                    results.push(None);
+                }
+                continue;
+            }
             let doc = docs.get(i).filter(|d| d["found"] == json!(true));
             let mut op = json!({"_index": self.feeds, "_id": ids[i]});
             let action = match doc {
@@ -959,7 +979,6 @@ impl FeedBackend for ClusterBackend {
                         serde_json::from_value(doc["_source"]["actor"].clone())
                             .ok()
                             .map(|a: crate::activity::Actor| a.key().clone());
-                    let given = activity.actor().key();
                     if stored_actor.as_ref() != Some(given) {
                         results.push(Some(Err(Error::ActivityConflict {
                             id: ids[i].clone(),
@@ -976,24 +995,29 @@ impl FeedBackend for ClusterBackend {
                 }
                 None => "create",
             };
-            let body = serde_json::to_value(activity).map_err(|e| Error::backend("cluster", e))?;
-            lines.push(json!({ action: op }));
-            lines.push(body.clone());
-            sent.push((i, body));
+            batched.insert(&ids[i], (given.clone(), items.len()));
+            items.push((vec![i], action, op, body));
             results.push(None);
         }
-        if !lines.is_empty() {
+        if !items.is_empty() {
+            let lines = items
+                .iter()
+                .flat_map(|(_, action, op, body)| [json!({ *action: op }), body.clone()])
+                .collect();
             let (replies, retried) = self.bulk(lines, refresh.waits(activities.len())).await?;
-            for ((slot, body), reply) in sent.into_iter().zip(replies) {
+            for ((slots, _, op, body), reply) in items.into_iter().zip(replies) {
+                let id = op["_id"].as_str().unwrap_or_default();
                 let ok = (200..300).contains(&reply.status)
                     || (retried
                         && reply.status == 409
-                        && self.stored_is(&self.feeds, &ids[slot], &body).await?);
-                results[slot] = Some(if ok {
-                    Ok(ids[slot].clone())
-                } else {
-                    Err(self.cluster.refused(&reply))
-                });
+                        && self.stored_is(&self.feeds, id, &body).await?);
+                for slot in slots {
+                    results[slot] = Some(if ok {
+                        Ok(ids[slot].clone())
+                    } else {
+                        Err(self.cluster.refused(&reply))
+                    });
+                }
             }
         }
         results

@@ -83,10 +83,12 @@ mod transport {
             let feeds = stub.requests(Method::PUT, "feeds");
             assert_eq!(feeds.len(), 1);
             let body = feeds[0].json();
-            assert_eq!(
-                body["settings"],
-                json!({"index": {"number_of_shards": 1, "number_of_replicas": 1}})
-            );
+            // The Elasticsearch stub is 9.2, which would drop vectors from `_source`.
+            let mut settings = json!({"index": {"number_of_shards": 1, "number_of_replicas": 1}});
+            if flavor == Flavor::Elasticsearch {
+                settings["index"]["mapping"] = json!({"exclude_source_vectors": false});
+            }
+            assert_eq!(body["settings"], settings);
             assert_eq!(
                 body["mappings"]["properties"]["feed_id"],
                 json!({"type": "keyword"})

@@ -89,7 +89,7 @@ pub(crate) type Script =
     Arc<dyn Fn(&Seen, usize, &mut State) -> Option<(u16, Value)> + Send + Sync>;
 
 /// The engine the stub pretends to be, for `GET /`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
     Elasticsearch,
     OpenSearch,

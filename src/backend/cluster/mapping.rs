@@ -18,6 +18,9 @@ pub(crate) const FORMAT: u64 = 1;
 pub(crate) struct Layout {
     pub(crate) shards: u32,
     pub(crate) replicas: u32,
+    /// Set `index.mapping.exclude_source_vectors: false` (Elasticsearch 9.2 and later), so an
+    /// activity's embedding is kept in `_source` and read back exactly as written.
+    pub(crate) keep_source_vectors: bool,
 }
 
 /// An entity (`actor`, `object`, `origin`, `target`): two keywords and extra data that is kept
@@ -57,6 +60,10 @@ pub(crate) fn feeds_index(
         "number_of_shards": layout.shards,
         "number_of_replicas": layout.replicas
     });
+    if layout.keep_source_vectors {
+        // Set whether or not the store holds embeddings yet: it is fixed at creation.
+        settings["mapping"] = json!({"exclude_source_vectors": false});
+    }
     if let Some(space) = space {
         properties["embedding"] = embedding_field(engine, space);
         if engine == Engine::OpenSearch {

@@ -375,10 +375,13 @@ impl ClusterBackend {
             backend: connection.engine.name(),
             nodes: connection.display(),
         };
-        check_server(&cluster, connection.engine).await?;
+        let version = check_server(&cluster, connection.engine).await?;
         let layout = Layout {
             shards: connection.options.shards,
             replicas: connection.options.replicas,
+            // Elasticsearch 9.2 leaves vectors out of `_source` in new indices unless told
+            // otherwise; the setting is unknown before 9.2, which kept them.
+            keep_source_vectors: connection.engine == Engine::Elasticsearch && version >= (9, 2),
         };
         let mut backend = ClusterBackend {
             cluster,
@@ -865,7 +868,8 @@ fn link_document(link: &Link) -> Result<Value> {
 
 /// Checks that the server answers and is the engine the connection names, in a version this
 /// build speaks.
-async fn check_server(cluster: &Cluster, engine: Engine) -> Result<()> {
+/// Checks the server's engine and version, and returns its `(major, minor)` version.
+async fn check_server(cluster: &Cluster, engine: Engine) -> Result<(u32, u32)> {
     let info = cluster.ok(&Request::new(Method::Get, "")).await?;
     let version = info
         .pointer("/version/number")
@@ -906,7 +910,7 @@ async fn check_server(cluster: &Cluster, engine: Engine) -> Result<()> {
             engine.name()
         )));
     }
-    Ok(())
+    Ok((major, minor))
 }
 
 #[async_trait]

@@ -618,6 +618,7 @@ fn feed_index_matches_the_python_mapping() {
         Layout {
             shards: 5,
             replicas: 1,
+            keep_source_vectors: false,
         },
         meta,
         None,
@@ -657,6 +658,7 @@ fn network_index_matches_the_python_mapping() {
     let body = mapping::network_index(Layout {
         shards: 1,
         replicas: 0,
+        keep_source_vectors: true,
     });
     assert_eq!(
         body["mappings"]["properties"],
@@ -686,6 +688,7 @@ fn vector_mappings_differ_by_engine() {
     let layout = Layout {
         shards: 1,
         replicas: 1,
+        keep_source_vectors: false,
     };
     let es = mapping::feeds_index(Engine::Elasticsearch, layout, json!({}), Some(space));
     assert_eq!(
@@ -693,6 +696,17 @@ fn vector_mappings_differ_by_engine() {
         json!({"type": "dense_vector", "dims": 8, "index": true, "similarity": "cosine"})
     );
     assert!(es["settings"]["index"].get("knn").is_none());
+    assert!(es["settings"]["index"].get("mapping").is_none());
+    // Elasticsearch 9.2 and later: vectors kept in `_source`, so they read back as written.
+    let keep = Layout {
+        keep_source_vectors: true,
+        ..layout
+    };
+    let es = mapping::feeds_index(Engine::Elasticsearch, keep, json!({}), None);
+    assert_eq!(
+        es["settings"]["index"]["mapping"],
+        json!({"exclude_source_vectors": false})
+    );
     let os = mapping::feeds_index(Engine::OpenSearch, layout, json!({}), Some(space));
     assert_eq!(
         os["mappings"]["properties"]["embedding"],

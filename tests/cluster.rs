@@ -576,6 +576,79 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn vector_queries_walk_the_feed_and_score_exactly() {
+        // A search hit for activity `n`, published `n` seconds after t0, its embedding `[n, 0]`
+        // (or none, for every tenth).
+        let hit = |n: i64| {
+            let published = Utc.timestamp_opt(1_767_225_600 + n, 0).unwrap();
+            let mut source = json!({
+                "published": published.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "type": "post",
+                "actor": {"id": "mark", "type": "person"},
+                "object": {"id": format!("h{n}"), "type": "post"},
+                "feed_id": format!("h{n:04}")
+            });
+            if n % 10 != 0 {
+                source["embedding"] = json!([n as f32, 0.0]);
+            }
+            json!({
+                "_index": "feeds", "_id": format!("h{n:04}"), "_score": null,
+                "_source": source,
+                "sort": [published.timestamp_millis(), format!("h{n:04}")]
+            })
+        };
+        let page = move |numbers: Vec<i64>| {
+            json!({"took": 1, "timed_out": false, "hits": {
+                "total": {"value": numbers.len(), "relation": "eq"}, "max_score": null,
+                "hits": numbers.into_iter().map(hit).collect::<Vec<_>>()
+            }})
+        };
+        // 1,201 activities, newest first: the first page holds 1,001 (one more than a chunk),
+        // the second page the rest.
+        let stub = Stub::start(Flavor::Elasticsearch, move |seen, _, _| {
+            (seen.path == "feeds/_search").then(|| {
+                let after = &seen.json()["search_after"];
+                let numbers: Vec<i64> = if after.is_null() {
+                    (200..=1200).rev().collect()
+                } else {
+                    (0..201).rev().collect()
+                };
+                (200, page(numbers))
+            })
+        })
+        .await;
+        let space = elasticfeeds::EmbeddingSpace::new(2, elasticfeeds::Similarity::L2Norm).unwrap();
+        let manager = Manager::builder(&stub.url)
+            .cluster(quick())
+            .embeddings(space)
+            .open()
+            .await
+            .unwrap();
+        // Nearest to [3.5, 0]: h3 and h4 tie at distance 0.5 (h4 is newer first), then h5 and
+        // h2 tie at 1.5 (h5 is newer).
+        let query = elasticfeeds::FeedQuery::all()
+            .nearest(vec![3.5, 0.0], 3)
+            .unwrap();
+        let found = manager.backend().query(&query).await.unwrap();
+        let scored: Vec<(&str, f64)> = found
+            .hits
+            .iter()
+            .map(|h| (h.activity.id().unwrap(), h.score.unwrap()))
+            .collect();
+        assert_eq!(
+            scored,
+            [("h0004", 0.8), ("h0003", 0.8), ("h0005", 1.0 / 3.25)]
+        );
+        assert!(!found.more);
+        // Two plain feed searches, the second after the first page's last kept activity.
+        let searches = stub.requests(Method::POST, "feeds/_search");
+        assert_eq!(searches.len(), 2);
+        let second = searches[1].json();
+        assert_eq!(second["search_after"][1], json!("h0201"));
+        assert!(second.get("knn").is_none() && second["query"].get("script_score").is_none());
+    }
+
+    #[tokio::test]
     async fn migration_gives_python_activities_a_feed_id() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| {
             (seen.path == "feeds/_update_by_query").then(|| {
@@ -723,8 +796,6 @@ impl Store for ClusterStore {
             reopen: true,
             single_writer: false,
             read_only: true,
-            // See `ClusterBackend`: the engines score vectors in 32-bit floats.
-            vector_search: false,
         }
     }
 

@@ -27,10 +27,7 @@ struct MemoryStore;
 #[async_trait]
 impl Store for MemoryStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vector_search: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
     }
 
     fn new_name(&self) -> String {
@@ -68,7 +65,6 @@ impl Store for DiskStore {
             reopen: true,
             single_writer: true,
             read_only: true,
-            vector_search: true,
         }
     }
 
@@ -90,10 +86,7 @@ struct DynStore;
 #[async_trait]
 impl Store for DynStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vector_search: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
     }
 
     fn new_name(&self) -> String {

@@ -66,9 +66,6 @@ pub struct Capabilities {
     /// A read-only open (`ManagerBuilder::read_only`) works beside the writer and sees its
     /// commits on its next read.
     pub read_only: bool,
-    /// Vector queries (`FeedQuery::nearest`) are answered; a store without them must refuse
-    /// each one as [`elasticfeeds::Error::Unsupported`].
-    pub vector_search: bool,
 }
 
 /// How a case wants a store opened.

@@ -27,25 +27,6 @@ async fn open(store: &dyn Store, space: EmbeddingSpace) -> Manager {
         .unwrap()
 }
 
-/// Whether `store` answers vector queries. When it does not, asserts that `m` (holding an
-/// embedding space) refuses one as [`Error::Unsupported`], never with a wrong answer, and says
-/// on stderr that `case` skipped its searches.
-async fn searches_vectors(store: &dyn Store, m: &Manager, case: &str) -> bool {
-    if store.capabilities().vector_search {
-        return true;
-    }
-    let space = m.embeddings().expect("a store with an embedding space");
-    let mut unit = vec![0.0; space.dimensions()];
-    unit[0] = 1.0;
-    let everywhere = Semantic::new(unit).unwrap().all_activities();
-    assert_err!(
-        m.get_feeds("nobody", &everywhere).await,
-        Error::Unsupported { .. }
-    );
-    skip(case, "refuses vector queries as Unsupported");
-    false
-}
-
 /// `post(id, actor, published)` with an embedding.
 fn embedded(id: &str, actor: &str, published_ms: i64, vector: &[f32]) -> Activity {
     post(id, actor, at(published_ms))
@@ -129,9 +110,6 @@ async fn seed(m: &Manager) {
 /// come back, `k` cuts the list, a larger `k` returns every competitor.
 pub async fn nearest_within_the_network(store: &dyn Store) {
     let m = open(store, space(3, Similarity::Cosine)).await;
-    if !searches_vectors(store, &m, "nearest_within_the_network").await {
-        return;
-    }
     seed(&m).await;
     let query = [1.0, 0.0, 0.0];
     let all = nearest(&m, "reader", &Semantic::new(query.to_vec()).unwrap()).await;
@@ -202,9 +180,6 @@ pub async fn nearest_within_the_network(store: &dyn Store) {
 /// never come back, and a search has one page.
 pub async fn across_all_activities(store: &dyn Store) {
     let m = open(store, space(3, Similarity::Cosine)).await;
-    if !searches_vectors(store, &m, "across_all_activities").await {
-        return;
-    }
     seed(&m).await;
     let query = vec![1.0, 0.0, 0.0];
     let everywhere = Semantic::new(query.clone()).unwrap().all_activities();
@@ -226,9 +201,6 @@ pub async fn across_all_activities(store: &dyn Store) {
 /// still ordered by score.
 pub async fn ties_and_near_ties(store: &dyn Store) {
     let m = open(store, space(2, Similarity::L2Norm)).await;
-    if !searches_vectors(store, &m, "ties_and_near_ties").await {
-        return;
-    }
     follow_at(&m, "reader", "mark", at(0)).await;
     add(
         &m,
@@ -278,9 +250,6 @@ pub async fn one_score_scale_per_similarity(store: &dyn Store) {
     ];
     for (similarity, query, expected) in cases {
         let m = open(store, space(2, similarity)).await;
-        if !searches_vectors(store, &m, "one_score_scale_per_similarity").await {
-            return;
-        }
         let activities = expected
             .iter()
             .enumerate()
@@ -518,9 +487,6 @@ pub async fn embedding_space_is_recorded(store: &dyn Store) {
     drop(m);
     let m = store.open(&name, OpenOptions::default()).await.unwrap();
     assert_eq!(m.embeddings(), Some(cosine));
-    if !searches_vectors(store, &m, "embedding_space_is_recorded").await {
-        return;
-    }
     let everywhere = Semantic::new(vec![0.0, 1.0, 0.0]).unwrap().all_activities();
     assert_eq!(names(&nearest(&m, "nobody", &everywhere).await), ["e1"]);
 }
@@ -536,9 +502,6 @@ pub async fn survives_reopen_and_merges(store: &dyn Store) {
         .open(&name, OpenOptions::embeddings(space(4, Similarity::Cosine)))
         .await
         .unwrap();
-    if !searches_vectors(store, &m, "survives_reopen_and_merges").await {
-        return;
-    }
     follow_at(&m, "reader", "mark", at(0)).await;
     for i in 0..12i64 {
         let x = i as f32;
@@ -591,9 +554,6 @@ pub async fn survives_reopen_and_merges(store: &dyn Store) {
 pub async fn matches_brute_force(store: &dyn Store) {
     const DIMENSIONS: usize = 8;
     let m = open(store, space(DIMENSIONS, Similarity::Cosine)).await;
-    if !searches_vectors(store, &m, "matches_brute_force").await {
-        return;
-    }
     let mut random = Random(7);
 
     // reader follows u0..u19 and watches topics t0..t3, each since a random time.
@@ -721,9 +681,6 @@ pub async fn matches_brute_force(store: &dyn Store) {
 /// comes back, and removing the embedding removes the activity from semantic results.
 pub async fn replaced_embeddings(store: &dyn Store) {
     let m = open(store, space(2, Similarity::L2Norm)).await;
-    if !searches_vectors(store, &m, "replaced_embeddings").await {
-        return;
-    }
     follow_at(&m, "reader", "mark", at(0)).await;
     add(
         &m,
@@ -769,9 +726,6 @@ pub async fn read_only_sees_new_embeddings(store: &dyn Store) {
         .unwrap();
     let reader = store.open(&name, OpenOptions::read_only()).await.unwrap();
     assert_eq!(reader.embeddings(), Some(l2));
-    if !searches_vectors(store, &reader, "read_only_sees_new_embeddings").await {
-        return;
-    }
     let everywhere = Semantic::new(vec![0.0, 0.0]).unwrap().all_activities();
     assert!(nearest(&reader, "nobody", &everywhere).await.is_empty());
     for (i, x) in [(0, 2.0), (1, 1.0), (2, 3.0)] {

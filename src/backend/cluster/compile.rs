@@ -88,15 +88,13 @@ pub(crate) struct GroupedPlan {
 
 /// Compiles a validated query.
 pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
-    if query.collapse.is_some() {
-        // One request cannot collapse over the whole feed: the backend walks it (`collapse`).
+    if query.collapse.is_some() || query.vector.is_some() {
+        // One request cannot collapse over the whole feed or score vectors as documented: the
+        // backend walks the feed for those (`collapse`, `nearest`).
         return Err(Error::backend(
             BACKEND,
-            "collapse is read by walking the feed, not compiled",
+            "collapse and vector queries are read by walking the feed, not compiled",
         ));
-    }
-    if query.vector.is_some() {
-        return Err(unsupported("vector queries"));
     }
     let (filters, must_not, filter_leaves) = filters(query);
     let rules = match &query.source {
@@ -111,13 +109,6 @@ pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
             None => flat(query, rules, filters, must_not, budget),
         },
         Some(grouping) => grouped(query, grouping, rules, filters, must_not, budget),
-    }
-}
-
-fn unsupported(feature: &'static str) -> Error {
-    Error::Unsupported {
-        backend: BACKEND,
-        feature,
     }
 }
 

@@ -24,16 +24,17 @@
 //!   network reaches.
 //! - Collapse walks the feed from its top in pages of [`collapse::CHUNK`] and keeps the
 //!   newest activity of each value client-side (see `collapse`).
+//! - Vector queries walk every competing activity and score its embedding client-side in
+//!   `f64`, exactly (see `nearest`): the engines score vectors in 32-bit floats.
 //!
-//! # What it does not do (yet)
-//! Vector queries are [`Error::Unsupported`] (the engines score vectors in 32-bit floats,
-//! which would not give the documented scores and ties); grouped feeds need a feed index with
-//! one shard (the default), because the engines' terms aggregations are approximate over
-//! several shards.
+//! # Limits
+//! Grouped feeds need a feed index with one shard (the default), because the engines' terms
+//! aggregations are approximate over several shards.
 
 mod collapse;
 mod compile;
 mod mapping;
+mod nearest;
 mod parse;
 mod transport;
 
@@ -48,7 +49,7 @@ use serde_json::{json, Value};
 use crate::activity::{Activity, EntityKey};
 use crate::backend::{Erased, FeedBackend};
 use crate::cursor::CursorKey;
-use crate::embedding::EmbeddingSpace;
+use crate::embedding::{check_query, EmbeddingSpace};
 use crate::error::{Error, Result};
 use crate::network::{Followers, Link, LinkChange, LinkClass, LinkKey, LinkTarget, Network};
 use crate::query::{Bound, FeedQuery, GroupKey, Position, MAX_PAGE_SIZE};
@@ -647,11 +648,11 @@ impl ClusterBackend {
             .collect()
     }
 
-    /// Compiles a query, naming this backend in what it cannot do.
+    /// Compiles a query, naming this backend in its errors.
     fn plan(&self, query: &FeedQuery) -> Result<Plan> {
         let backend = self.cluster.backend;
         compile::plan(query).map_err(|e| match e {
-            Error::Unsupported { feature, .. } => Error::Unsupported { backend, feature },
+            Error::Backend { source, .. } => Error::Backend { backend, source },
             other => other,
         })
     }
@@ -702,42 +703,71 @@ impl ClusterBackend {
         Ok((hits, more))
     }
 
-    /// A collapsed page: the feed walked from its top (see `collapse`), newest first.
+    /// Walks a feed newest first from its top, `chunk` activities per search, handing each
+    /// page to `visit` until it answers `true` (done) or the feed ends.
+    async fn walk(
+        &self,
+        query: &FeedQuery,
+        chunk: usize,
+        mut visit: impl FnMut(Vec<Hit>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut walk = query.clone();
+        walk.collapse = None;
+        walk.vector = None;
+        walk.page.bound = None;
+        walk.page.size = chunk;
+        loop {
+            let plan = match self.plan(&walk)? {
+                Plan::Empty => return Ok(()),
+                Plan::Flat(plan) => plan,
+                Plan::Grouped(_) => {
+                    return Err(Error::backend(
+                        self.cluster.backend,
+                        "a walk compiled to groups",
+                    ))
+                }
+            };
+            let (hits, more) = self.flat(&plan).await?;
+            let last = hits.last().and_then(|hit| Position::of(&hit.activity));
+            if visit(hits)? {
+                return Ok(());
+            }
+            match last {
+                Some(position) if more => walk.page.bound = Some(Bound::OlderThan(position)),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// A collapsed page: the feed walked from its top (see `collapse`).
     async fn collapsed(&self, query: &FeedQuery, key: GroupKey) -> Result<FeedResult> {
         let below = match &query.page.bound {
             Some(Bound::OlderThan(position)) => Some(position.clone()),
             _ => None,
         };
         let mut page = collapse::Collapse::new(key, below, query.page.size);
-        let mut walk = query.clone();
-        walk.collapse = None;
-        walk.page.bound = None;
-        walk.page.size = collapse::CHUNK;
-        loop {
-            let plan = match self.plan(&walk)? {
-                Plan::Empty => break,
-                Plan::Flat(plan) => plan,
-                Plan::Grouped(_) => {
-                    return Err(Error::backend(
-                        self.cluster.backend,
-                        "a collapsed query compiled to groups",
-                    ))
-                }
-            };
-            let (hits, more) = self.flat(&plan).await?;
-            let last = hits.last().and_then(|hit| Position::of(&hit.activity));
-            if page.take(hits) {
-                break;
-            }
-            match last {
-                Some(position) if more => walk.page.bound = Some(Bound::OlderThan(position)),
-                _ => break,
-            }
-        }
+        self.walk(query, collapse::CHUNK, |hits| Ok(page.take(hits)))
+            .await?;
         let (hits, more) = page.finish();
         Ok(FeedResult {
             hits,
             more,
+            groups: Vec::new(),
+        })
+    }
+
+    /// A vector query: every competitor walked and scored in the client (see `nearest`).
+    async fn nearest(&self, query: &FeedQuery, vector: &[f32]) -> Result<FeedResult> {
+        let space = self.embeddings.ok_or(Error::EmbeddingsNotEnabled)?;
+        let backend = self.cluster.backend;
+        let mut nearest = nearest::Nearest::new(space, vector, query.page.size);
+        self.walk(query, nearest::CHUNK, |hits| {
+            nearest.take(backend, hits).map(|()| false)
+        })
+        .await?;
+        Ok(FeedResult {
+            hits: nearest.finish(),
+            more: false,
             groups: Vec::new(),
         })
     }
@@ -1263,6 +1293,10 @@ impl FeedBackend for ClusterBackend {
 
     async fn query(&self, query: &FeedQuery) -> Result<FeedResult> {
         query.validate()?;
+        check_query(self.embeddings, query)?;
+        if let Some(vector) = &query.vector {
+            return self.nearest(query, &vector.vector).await;
+        }
         if let Some(key) = query.collapse {
             return self.collapsed(query, key).await;
         }

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 /// The longest id or keyword accepted, in bytes (Elasticsearch's `_id` limit).
 pub const MAX_ID_BYTES: usize = 512;
 
-/// Checks an id: non-empty, at most [`MAX_ID_BYTES`] bytes, no whitespace or control characters.
+/// Checks an id: non-empty, at most [`MAX_ID_BYTES`] bytes, no whitespace or control characters,
+/// and not `.` or `..` (a cluster addresses a document by its id in a URL path, where those two
+/// are path steps, even percent-encoded).
 pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
     let reason = if value.is_empty() {
         "it is empty"
@@ -21,6 +23,8 @@ pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
         "it contains whitespace"
     } else if value.chars().any(char::is_control) {
         "it contains a control character"
+    } else if value == "." || value == ".." {
+        "`.` and `..` are path steps in a URL, where a cluster names a document"
     } else {
         return Ok(());
     };
@@ -128,13 +132,22 @@ mod tests {
     fn ids() {
         assert!(id("actor", "carlos").is_ok());
         assert!(id("actor", "50a808d3-1c2b").is_ok());
-        for bad in ["", "two words", "tab\there", "new\nline", &"x".repeat(513)] {
+        for bad in [
+            "",
+            "two words",
+            "tab\there",
+            "new\nline",
+            ".",
+            "..",
+            &"x".repeat(513),
+        ] {
             assert!(
                 matches!(id("actor", bad), Err(Error::InvalidId { .. })),
                 "{bad:?}"
             );
         }
         assert!(id("actor", &"x".repeat(512)).is_ok());
+        assert!(id("actor", "...").is_ok() && id("actor", ".hidden").is_ok());
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub async fn invalid_ids(store: &dyn Store) {
         "tab\there",
         "new\nline",
         " lead",
+        ".",
+        "..",
         long.as_str(),
     ] {
         assert_err!(m.follow(bad, "mark").await, Error::InvalidId { .. });

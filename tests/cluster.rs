@@ -356,6 +356,90 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn racing_writes_are_settled_as_if_they_came_after() {
+        // Another writer stores `raced` between our read (`_mget` finds nothing) and our
+        // create, which the engine then refuses as a version conflict.
+        let stub = Stub::start(Flavor::Elasticsearch, |seen, _, _| {
+            (seen.path == "feeds/_mget").then(|| {
+                (
+                    200,
+                    json!({"docs": [{"_index": "feeds", "_id": "raced", "found": false}]}),
+                )
+            })
+        })
+        .await;
+        let manager = open(&stub, Flavor::Elasticsearch).await.unwrap();
+        let theirs = serde_json::to_value(post("raced", "ann")).unwrap();
+        let store_theirs = |stub: &Stub| {
+            stub.with_state(|state| {
+                state
+                    .docs
+                    .insert(("feeds".into(), "raced".into()), theirs.clone());
+            })
+        };
+
+        // Another actor's: ours is the conflict, theirs stays.
+        store_theirs(&stub);
+        let result = manager.add_activity(post("raced", "mark")).await;
+        assert!(
+            matches!(&result, Err(Error::ActivityConflict { id, .. }) if id == "raced"),
+            "{result:?}"
+        );
+        assert_eq!(
+            manager.get_activity("raced").await.unwrap().actor().id(),
+            "ann"
+        );
+
+        // The same actor's: ours replaces theirs, guarded by the version read.
+        let mut ours = post("raced", "ann");
+        ours = ours.with_extra(json!({"edited": true})).unwrap();
+        manager.add_activity(ours.clone()).await.unwrap();
+        assert_eq!(manager.get_activity("raced").await.unwrap(), ours);
+        let put = stub.requests(Method::PUT, "feeds/_doc/raced");
+        assert_eq!(put.len(), 1);
+        assert!(put[0].query.contains("if_seq_no=0") && put[0].query.contains("if_primary_term=1"));
+
+        // The same document (a retried request meeting its own first write): done, no write.
+        manager.add_activity(ours).await.unwrap();
+        assert_eq!(stub.requests(Method::PUT, "feeds/_doc/raced").len(), 1);
+        assert_eq!(stub.doc_count("feeds"), 1);
+    }
+
+    #[test]
+    fn test_store_names_are_unique_across_parallel_tests() {
+        let threads: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| (0..100).map(|_| unique_name()).collect::<Vec<_>>()))
+            .collect();
+        let names: std::collections::HashSet<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(names.len(), 800);
+        assert!(names.iter().all(|n| n.starts_with("efct-")));
+    }
+
+    #[tokio::test]
+    async fn a_read_only_open_cannot_give_a_store_its_space() {
+        let stub = Stub::start(Flavor::OpenSearch, |_, _, _| None).await;
+        open(&stub, Flavor::OpenSearch).await.unwrap();
+        let space = elasticfeeds::EmbeddingSpace::new(3, elasticfeeds::Similarity::Cosine).unwrap();
+        let result = Manager::builder(&format!("opensearch+{}", stub.url))
+            .cluster(quick())
+            .read_only(true)
+            .embeddings(space)
+            .open()
+            .await;
+        assert!(
+            matches!(&result, Err(Error::EmbeddingSpaceMismatch { stored, .. }) if stored == "none"),
+            "{result:?}"
+        );
+        assert!(
+            stub.requests(Method::PUT, "feeds/_mapping").is_empty(),
+            "nothing recorded"
+        );
+    }
+
+    #[tokio::test]
     async fn refresh_is_chosen_per_call() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| stub::no_python_links(seen)).await;
         let manager = open(&stub, Flavor::OpenSearch).await.unwrap();
@@ -710,9 +794,23 @@ struct ClusterStore {
     url: String,
     /// The URL without the engine prefix, for cleaning up.
     http_url: String,
-    run: String,
-    next: AtomicUsize,
     made: Mutex<Vec<String>>,
+}
+
+/// A name no other store of this process (every test makes its own store, and tests run in
+/// parallel) or of another run has used: the process id and start time, and a counter shared
+/// by the whole process.
+fn unique_name() -> String {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let run = RUN.get_or_init(|| {
+        format!(
+            "efct-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_millis() % 1_000_000_000
+        )
+    });
+    format!("{run}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl ClusterStore {
@@ -737,12 +835,6 @@ impl ClusterStore {
         Some(ClusterStore {
             url: format!("{scheme}{http_url}"),
             http_url,
-            run: format!(
-                "efct-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_millis() % 1_000_000_000
-            ),
-            next: AtomicUsize::new(0),
             made: Mutex::new(Vec::new()),
         })
     }
@@ -800,7 +892,7 @@ impl Store for ClusterStore {
     }
 
     fn new_name(&self) -> String {
-        format!("{}-{}", self.run, self.next.fetch_add(1, Ordering::Relaxed))
+        unique_name()
     }
 
     async fn open(&self, name: &str, options: OpenOptions) -> Result<Manager> {

@@ -361,6 +361,34 @@ fn default_answer(flavor: Flavor, seen: &Seen, state: &mut State) -> (u16, Value
                 .collect::<Vec<_>>();
             (200, json!({ "docs": docs }))
         }
+        (&Method::PUT, [index, op @ ("_doc" | "_create"), id]) => {
+            // A single-document write: `_create` refuses an existing id; `_doc` replaces (the
+            // stub keeps no versions, so any `if_seq_no` matches).
+            let id = percent_encoding::percent_decode_str(id)
+                .decode_utf8_lossy()
+                .into_owned();
+            let key = ((*index).to_owned(), id.clone());
+            if *op == "_create" && state.docs.contains_key(&key) {
+                return (
+                    409,
+                    error(
+                        409,
+                        "version_conflict_engine_exception",
+                        &format!("[{id}]: version conflict, document already exists (current version [1])"),
+                    ),
+                );
+            }
+            let created = state.docs.insert(key, seen.json()).is_none();
+            (
+                if created { 201 } else { 200 },
+                json!({
+                    "_index": index, "_id": id, "_version": 1,
+                    "result": if created { "created" } else { "updated" },
+                    "_shards": {"total": 2, "successful": 1, "failed": 0},
+                    "_seq_no": 1, "_primary_term": 1
+                }),
+            )
+        }
         (&Method::DELETE, [index, "_doc", id]) => {
             let id = percent_encoding::percent_decode_str(id)
                 .decode_utf8_lossy()

@@ -7,19 +7,21 @@
 //!
 //! # Clause budget
 //! OpenSearch (and Elasticsearch before 8.1) refuses a query with more than 1,024 leaf clauses
-//! (`indices.query.bool.max_clause_count`), counted over the whole query. We count every
-//! `term`, `range` and `script` as one, and a `terms` of `n` ids as `min(n, 16)` (Lucene checks
-//! a large term set as a single clause, but may rewrite one of up to 16 terms into one clause
-//! per term), and keep each request within [`MAX_CLAUSES`]:
+//! (`indices.query.bool.max_clause_count`), counted over the whole query as Lucene visits it
+//! after rewriting. We count every `term` and `script` as one; a `range` as two (on a field
+//! with points and doc values it becomes an index-or-doc-values query, whose two halves are
+//! each visited); and a `terms` of `n` ids as `min(n, 16)` (Lucene checks a large term set as
+//! a single clause, but may rewrite one of up to 16 terms into one clause per term). Each
+//! request stays within [`MAX_CLAUSES`]:
 //! - a **flat** feed whose rules do not fit is split into several searches sent in one
 //!   `_msearch`; each returns its own first `size + 1` hits in feed order and the client merges
 //!   them (an activity matched in two searches appears once). The newest `size` of a union are
 //!   always among the newest `size` of its parts, so the merge is exact.
-//! - a **grouped** feed cannot be merged that way (counts and bucket order span every rule), so
-//!   its rules are packed instead: one clause per (class, entity type) with a `terms` on the ids
-//!   and a `script` that checks each id's own `since` from a parameter map. It is exact, and
-//!   slower per matching activity than a range, so it is used only when the plain form does
-//!   not fit.
+//! - a **grouped** or **ranked** feed cannot be merged that way (counts, bucket order and
+//!   scores span every rule), so its rules are packed instead: one clause per (class, entity
+//!   type) with a `terms` on the ids and a `script` that checks each id's own `since` from a
+//!   parameter map. It is exact, and slower per matching activity than a range, so it is used
+//!   only when the plain form does not fit.
 //!
 //! # Order and pages
 //! Hits are sorted by `published` then `feed_id`, in the direction the page walks; the keyset
@@ -203,10 +205,11 @@ fn rule_clauses(rule: &MatchRule) -> Vec<Value> {
         .collect()
 }
 
+/// The leaves of [`rule_clauses`]: two terms and a range per entity field.
 fn rule_leaves(rule: &MatchRule) -> usize {
     match rule.class {
-        LinkClass::Actor => 3,
-        LinkClass::Object => 6,
+        LinkClass::Actor => 4,
+        LinkClass::Object => 8,
     }
 }
 
@@ -338,8 +341,8 @@ fn flat(
             vec![body(None)]
         }
         Some(rules) => {
-            if budget < 6 {
-                return Err(too_many_clauses(MAX_CLAUSES - budget + 6));
+            if budget < 8 {
+                return Err(too_many_clauses(MAX_CLAUSES - budget + 8));
             }
             let mut searches = Vec::new();
             let mut chunk = Vec::new();
@@ -626,14 +629,15 @@ fn grouped(
             _ => ("gt", "gt"),
         };
         let at = format_timestamp(&p.published);
-        filters.push(any_of(vec![
+        let bound = any_of(vec![
             json!({"range": {"published": {past: at}}}),
             json!({"bool": {"filter": [
                 {"term": {"published": at}},
                 {"range": {"feed_id": {ids: p.id}}}
             ]}}),
-        ]));
-        bound_leaves = 3;
+        ]);
+        bound_leaves = leaf_clauses(&bound);
+        filters.push(bound);
     }
     let network = rules
         .map(|rules| one_clause(rules, budget.saturating_sub(bound_leaves)))
@@ -687,6 +691,8 @@ pub(crate) fn leaf_clauses(query: &Value) -> usize {
             .sum()
     } else if map.contains_key("match_all") {
         0
+    } else if map.contains_key("range") {
+        2
     } else if let Some(terms) = map.get("terms").and_then(Value::as_object) {
         let values = terms.values().find_map(Value::as_array).map_or(1, Vec::len);
         values.clamp(1, TERMS_REWRITE)

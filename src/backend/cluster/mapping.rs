@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::Engine;
-use crate::embedding::{EmbeddingSpace, Similarity};
+use crate::embedding::EmbeddingSpace;
 
 /// The `_meta` key under which a store keeps its metadata (cursor key, embedding space).
 pub(crate) const META_KEY: &str = "elasticfeeds";
@@ -66,10 +66,6 @@ pub(crate) fn feeds_index(
     }
     if let Some(space) = space {
         properties["embedding"] = embedding_field(engine, space);
-        if engine == Engine::OpenSearch {
-            // OpenSearch builds vector indices only in indices created with `index.knn`.
-            settings["knn"] = json!(true);
-        }
     }
     json!({
         "settings": {"index": settings},
@@ -105,29 +101,22 @@ pub(crate) fn network_index(layout: Layout) -> Value {
     })
 }
 
-/// The `embedding` field. The engines differ here: Elasticsearch has `dense_vector` with a
-/// `similarity`; OpenSearch has `knn_vector` with an HNSW method whose `space_type` names the
-/// same three measures differently.
+/// The `embedding` field: stored, not indexed. Vector queries are scored exactly in the client
+/// (see the backend's `nearest`), so an engine-side vector index (HNSW, with its ingest cost
+/// and memory) would be built for nothing. The engines differ in the type's name:
+/// Elasticsearch has `dense_vector` with `index: false`; OpenSearch has `knn_vector`, stored
+/// without a search method in an index without `index.knn` (which also needs no particular
+/// k-NN engine or OpenSearch version).
 pub(crate) fn embedding_field(engine: Engine, space: EmbeddingSpace) -> Value {
     match engine {
         Engine::Elasticsearch => json!({
             "type": "dense_vector",
             "dims": space.dimensions(),
-            "index": true,
-            "similarity": space.similarity().as_str()
+            "index": false
         }),
         Engine::OpenSearch => json!({
             "type": "knn_vector",
-            "dimension": space.dimensions(),
-            "method": {
-                "name": "hnsw",
-                "engine": "lucene",
-                "space_type": match space.similarity() {
-                    Similarity::Cosine => "cosinesimil",
-                    Similarity::DotProduct => "innerproduct",
-                    Similarity::L2Norm => "l2",
-                }
-            }
+            "dimension": space.dimensions()
         }),
     }
 }

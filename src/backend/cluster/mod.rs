@@ -479,14 +479,19 @@ impl ClusterBackend {
             .map(|v| serde_json::from_value::<EmbeddingSpace>(v.clone()))
             .transpose()
             .map_err(|e| Error::backend(self.cluster.backend, e))?;
-        if let (Some(stored), Some(requested)) = (stored_space, requested) {
-            if stored != requested {
-                return Err(Error::EmbeddingSpaceMismatch {
-                    store: self.feeds.clone(),
-                    stored: format!("{stored:?}"),
-                    requested: format!("{requested:?}"),
-                });
-            }
+        // As on every backend: a store keeps the space it records; one that records none takes
+        // the requested space, unless it is opened read-only and so cannot record it.
+        let mismatch = match (stored_space, requested) {
+            (Some(stored), Some(requested)) => stored != requested,
+            (None, Some(_)) => self.read_only,
+            (_, None) => false,
+        };
+        if let (true, Some(requested)) = (mismatch, requested) {
+            return Err(Error::EmbeddingSpaceMismatch {
+                store: self.feeds.clone(),
+                stored: stored_space.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                requested: requested.to_string(),
+            });
         }
         let add_space = stored_space.is_none() && requested.is_some();
         if (meta.is_none() || add_space) && !self.read_only {
@@ -607,6 +612,95 @@ impl ClusterBackend {
             .send(&Request::new(Method::Get, doc_path(index, id)))
             .await?;
         Ok(reply.status == 200 && reply.body.get("_source") == Some(source))
+    }
+
+    /// Settles an activity write the engine refused as a version conflict: another writer
+    /// created or replaced the id between our read and our write, or a retried request met
+    /// its own first attempt. Reads the document again (a real-time get) and decides as if
+    /// this write came after the other: the same document is done; another actor's is
+    /// [`Error::ActivityConflict`]; the same actor's is replaced, guarded by its new version,
+    /// for a bounded number of rounds. The outer result fails only when the cluster does.
+    async fn settle(
+        &self,
+        id: &str,
+        given: &EntityKey,
+        body: &Value,
+        wait: bool,
+    ) -> Result<Result<()>> {
+        const ROUNDS: usize = 8;
+        let mut last = None;
+        for _ in 0..ROUNDS {
+            let stored = self
+                .cluster
+                .send(&Request::new(Method::Get, doc_path(&self.feeds, id)))
+                .await?;
+            let write = match stored.status {
+                200 => {
+                    let source = &stored.body["_source"];
+                    if source == body {
+                        return Ok(Ok(()));
+                    }
+                    let actor: Option<EntityKey> = serde_json::from_value(source["actor"].clone())
+                        .ok()
+                        .map(|a: crate::activity::Actor| a.key().clone());
+                    if actor.as_ref() != Some(given) {
+                        return Ok(Err(Error::ActivityConflict {
+                            id: id.to_owned(),
+                            stored_actor: actor.map_or_else(|| "unknown".into(), |a| a.to_string()),
+                            given_actor: given.to_string(),
+                        }));
+                    }
+                    Request::new(Method::Put, doc_path(&self.feeds, id))
+                        .param("if_seq_no", stored.body["_seq_no"].to_string())
+                        .param("if_primary_term", stored.body["_primary_term"].to_string())
+                }
+                404 if stored.body.get("found").is_some() => Request::new(
+                    Method::Put,
+                    format!("{}/_create/{}", self.feeds, utf8_percent_encode(id, ID)),
+                ),
+                _ => return Ok(Err(self.cluster.refused(&stored))),
+            };
+            let reply = self
+                .cluster
+                .send(&waiting(write.json(body.clone()), wait))
+                .await?;
+            match reply.status {
+                200..=299 => return Ok(Ok(())),
+                409 => last = Some(reply),
+                _ => return Ok(Err(self.cluster.refused(&reply))),
+            }
+        }
+        Ok(Err(match last {
+            Some(reply) => self.cluster.refused(&reply),
+            None => Error::backend(self.cluster.backend, "no write was tried"),
+        }))
+    }
+
+    /// The same outcome for another item of a batch that shared one bulk item.
+    fn again(&self, error: &Error) -> Error {
+        match error {
+            Error::ActivityConflict {
+                id,
+                stored_actor,
+                given_actor,
+            } => Error::ActivityConflict {
+                id: id.clone(),
+                stored_actor: stored_actor.clone(),
+                given_actor: given_actor.clone(),
+            },
+            Error::Rejected {
+                backend,
+                status,
+                kind,
+                reason,
+            } => Error::Rejected {
+                backend,
+                status: *status,
+                kind: kind.clone(),
+                reason: reason.clone(),
+            },
+            other => Error::backend(self.cluster.backend, other.to_string()),
+        }
     }
 
     /// Runs several searches in one `_msearch`; a failed one fails the whole read.
@@ -1038,18 +1132,22 @@ impl FeedBackend for ClusterBackend {
                 .iter()
                 .flat_map(|(_, action, op, body)| [json!({ *action: op }), body.clone()])
                 .collect();
-            let (replies, retried) = self.bulk(lines, refresh.waits(activities.len())).await?;
-            for ((slots, _, op, body), reply) in items.into_iter().zip(replies) {
-                let id = op["_id"].as_str().unwrap_or_default();
-                let ok = (200..300).contains(&reply.status)
-                    || (retried
-                        && reply.status == 409
-                        && self.stored_is(&self.feeds, id, &body).await?);
+            let wait = refresh.waits(activities.len());
+            let (replies, _) = self.bulk(lines, wait).await?;
+            for ((slots, _, _, body), reply) in items.into_iter().zip(replies) {
+                let first = slots[0];
+                let outcome = match reply.status {
+                    200..=299 => Ok(()),
+                    409 => {
+                        let given = activities[*slots.last().unwrap_or(&first)].actor().key();
+                        self.settle(&ids[first], given, &body, wait).await?
+                    }
+                    _ => Err(self.cluster.refused(&reply)),
+                };
                 for slot in slots {
-                    results[slot] = Some(if ok {
-                        Ok(ids[slot].clone())
-                    } else {
-                        Err(self.cluster.refused(&reply))
+                    results[slot] = Some(match &outcome {
+                        Ok(()) => Ok(ids[slot].clone()),
+                        Err(e) => Err(self.again(e)),
                     });
                 }
             }

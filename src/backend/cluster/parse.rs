@@ -151,33 +151,50 @@ pub(crate) fn groups(
     let aggs = response
         .get("aggregations")
         .ok_or_else(|| malformed(backend, "no aggregations"))?;
-    let mut groups = level(backend, plan, aggs, 0)?;
+    let mut nodes = level(backend, plan, aggs, 0)?;
     if let Some(limit) = plan.grouping.limit {
-        keep_first_leaves(&mut groups, plan.grouping.levels.len(), limit, plan.order);
+        keep_first_leaves(&mut nodes, plan.grouping.levels.len(), limit, plan.order);
     }
     Ok(FeedResult {
         hits: Vec::new(),
         more: false,
-        groups,
+        groups: into_groups(nodes),
     })
 }
 
 /// A group's sort key as the feed orders it: its edge time, then its edge activity's id.
 type Edge = (DateTime<Utc>, String);
 
+/// A group as read, with its edge (which the result does not carry) and its subgroups.
+struct Node {
+    edge: Edge,
+    group: Group,
+    children: Vec<Node>,
+}
+
+fn into_groups(nodes: Vec<Node>) -> Vec<Group> {
+    nodes
+        .into_iter()
+        .map(|node| Group {
+            groups: into_groups(node.children),
+            ..node.group
+        })
+        .collect()
+}
+
 fn level(
     backend: &'static str,
     plan: &GroupedPlan,
     aggs: &Value,
     depth: usize,
-) -> Result<Vec<Group>> {
+) -> Result<Vec<Node>> {
     let (grouping, order) = (&plan.grouping, plan.order);
     let key = grouping.levels[depth].key;
     let buckets = aggs
         .pointer(&format!("/{}/buckets", names::GROUPS))
         .and_then(Value::as_array)
         .ok_or_else(|| malformed(backend, "a group level without buckets"))?;
-    let mut out: Vec<(Edge, Group)> = Vec::with_capacity(buckets.len());
+    let mut out: Vec<Node> = Vec::with_capacity(buckets.len());
     for bucket in buckets {
         let edge = edge_of(backend, bucket)?;
         let inner = depth + 1 == grouping.levels.len();
@@ -197,7 +214,7 @@ fn level(
         } else {
             Vec::new()
         };
-        let groups = if inner {
+        let children = if inner {
             Vec::new()
         } else {
             level(backend, plan, bucket, depth + 1)?
@@ -222,17 +239,21 @@ fn level(
                 None
             },
             hits,
-            groups,
+            groups: Vec::new(),
         };
-        out.push((edge, group));
+        out.push(Node {
+            edge,
+            group,
+            children,
+        });
     }
     // The engines break ties of the edge time by key; the feed breaks them by the edge
     // activity's id, as every other backend does.
-    out.sort_by(|(a, _), (b, _)| match order {
-        Order::Desc => b.cmp(a),
-        Order::Asc => a.cmp(b),
+    out.sort_by(|a, b| match order {
+        Order::Desc => b.edge.cmp(&a.edge),
+        Order::Asc => a.edge.cmp(&b.edge),
     });
-    Ok(out.into_iter().map(|(_, group)| group).collect())
+    Ok(out)
 }
 
 fn edge_of(backend: &'static str, bucket: &Value) -> Result<Edge> {
@@ -309,51 +330,46 @@ fn recent_actors(backend: &'static str, bucket: &Value) -> Result<Vec<EntityKey>
 
 /// Keeps the first `limit` innermost groups in group order (by their edge, over the whole
 /// tree), and the outer groups that hold them.
-fn keep_first_leaves(groups: &mut Vec<Group>, depth: usize, limit: usize, order: Order) {
+fn keep_first_leaves(nodes: &mut Vec<Node>, depth: usize, limit: usize, order: Order) {
     let mut leaves = Vec::new();
-    collect_leaves(groups, depth, &mut Vec::new(), &mut leaves);
+    collect_leaves(nodes, depth, &mut Vec::new(), &mut leaves);
     leaves.sort_by(|(a, _), (b, _)| match order {
         Order::Desc => b.cmp(a),
         Order::Asc => a.cmp(b),
     });
     let kept: HashSet<Vec<usize>> = leaves.into_iter().take(limit).map(|(_, p)| p).collect();
-    prune(groups, depth, &mut Vec::new(), &kept);
+    prune(nodes, depth, &mut Vec::new(), &kept);
 }
 
-/// Every innermost group's edge (its time and first hit's id) and path.
-fn collect_leaves(
-    groups: &[Group],
+/// Every innermost group's edge and path. The edge is the group's newest (oldest, ascending)
+/// activity, which is not its first hit when hits are ranked.
+fn collect_leaves<'a>(
+    nodes: &'a [Node],
     depth: usize,
     path: &mut Vec<usize>,
-    out: &mut Vec<(Edge, Vec<usize>)>,
+    out: &mut Vec<(&'a Edge, Vec<usize>)>,
 ) {
-    for (i, group) in groups.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         path.push(i);
         if depth == 1 {
-            let id = group
-                .hits
-                .first()
-                .and_then(|h| h.activity.id())
-                .unwrap_or_default()
-                .to_owned();
-            out.push(((group.newest, id), path.clone()));
+            out.push((&node.edge, path.clone()));
         } else {
-            collect_leaves(&group.groups, depth - 1, path, out);
+            collect_leaves(&node.children, depth - 1, path, out);
         }
         path.pop();
     }
 }
 
-fn prune(groups: &mut Vec<Group>, depth: usize, path: &mut Vec<usize>, kept: &HashSet<Vec<usize>>) {
+fn prune(nodes: &mut Vec<Node>, depth: usize, path: &mut Vec<usize>, kept: &HashSet<Vec<usize>>) {
     let mut index = 0;
-    groups.retain_mut(|group| {
+    nodes.retain_mut(|node| {
         path.push(index);
         index += 1;
         let keep = if depth == 1 {
             kept.contains(path)
         } else {
-            prune(&mut group.groups, depth - 1, path, kept);
-            !group.groups.is_empty()
+            prune(&mut node.children, depth - 1, path, kept);
+            !node.children.is_empty()
         };
         path.pop();
         keep

@@ -431,20 +431,34 @@ fn small_term_sets_count_per_term_and_large_ones_are_split_at_max_terms() {
     let many = json!({"terms": {"actor.id": (0..40).map(|i| format!("u{i}")).collect::<Vec<_>>()}});
     assert_eq!(leaf_clauses(&few), 3);
     assert_eq!(leaf_clauses(&many), 16);
+    // A date range is visited as two queries (points, and doc values).
+    let range = json!({"range": {"published": {"gte": "2026-01-01T00:00:00.000Z"}}});
+    assert_eq!(leaf_clauses(&range), 2);
+
+    // 300 followed accounts: 4 leaves each, 1,200 in all, so a flat feed is split in two.
+    let rules = |n: usize| -> Vec<crate::query::MatchRule> {
+        (0..n)
+            .map(|i| crate::query::MatchRule {
+                class: crate::LinkClass::Actor,
+                entity: crate::EntityKey::new(&format!("u{i}"), "person").unwrap(),
+                since: at(1),
+                weight: 1.0,
+            })
+            .collect()
+    };
+    let mut wide = FeedQuery::all();
+    wide.source = crate::query::Source::Network(rules(300));
+    let searches = flat_searches(&wide);
+    assert_eq!(searches.len(), 2);
+    for search in &searches {
+        assert!(leaf_clauses(&search["query"]) <= MAX_CLAUSES);
+    }
 
     // 70,000 followed accounts of one type: more ids than one `terms` may hold.
-    let rules: Vec<crate::query::MatchRule> = (0..70_000)
-        .map(|i| crate::query::MatchRule {
-            class: crate::LinkClass::Actor,
-            entity: crate::EntityKey::new(&format!("u{i}"), "person").unwrap(),
-            since: at(1),
-            weight: 1.0,
-        })
-        .collect();
     let mut query = FeedQuery::all()
         .group_by([(GroupKey::Verb, 10)], 1)
         .unwrap();
-    query.source = crate::query::Source::Network(rules);
+    query.source = crate::query::Source::Network(rules(70_000));
     let body = grouped_body(&query);
     let should = body["query"]["bool"]["filter"][0]["bool"]["should"]
         .as_array()
@@ -684,20 +698,40 @@ fn network_index_matches_the_python_mapping() {
 }
 
 #[test]
-fn vector_mappings_differ_by_engine() {
+fn vector_mappings_store_without_indexing() {
     let space = EmbeddingSpace::new(8, Similarity::Cosine).unwrap();
     let layout = Layout {
         shards: 1,
         replicas: 1,
         keep_source_vectors: false,
     };
+    // Stored, not indexed: vector queries are scored in the client, so no HNSW is built.
     let es = mapping::feeds_index(Engine::Elasticsearch, layout, json!({}), Some(space));
     assert_eq!(
         es["mappings"]["properties"]["embedding"],
-        json!({"type": "dense_vector", "dims": 8, "index": true, "similarity": "cosine"})
+        json!({"type": "dense_vector", "dims": 8, "index": false})
     );
-    assert!(es["settings"]["index"].get("knn").is_none());
-    assert!(es["settings"]["index"].get("mapping").is_none());
+    let os = mapping::feeds_index(Engine::OpenSearch, layout, json!({}), Some(space));
+    assert_eq!(
+        os["mappings"]["properties"]["embedding"],
+        json!({"type": "knn_vector", "dimension": 8})
+    );
+    // Neither needs a vector index setting; the similarity is the store's, kept in `_meta`.
+    for body in [&es, &os] {
+        assert_eq!(
+            body["settings"],
+            json!({"index": {"number_of_shards": 1, "number_of_replicas": 1}})
+        );
+    }
+    for similarity in [Similarity::DotProduct, Similarity::L2Norm] {
+        let other = EmbeddingSpace::new(8, similarity).unwrap();
+        for engine in [Engine::Elasticsearch, Engine::OpenSearch] {
+            assert_eq!(
+                mapping::embedding_field(engine, other),
+                mapping::embedding_field(engine, space)
+            );
+        }
+    }
     // Elasticsearch 9.2 and later: vectors kept in `_source`, so they read back as written.
     let keep = Layout {
         keep_source_vectors: true,
@@ -708,26 +742,6 @@ fn vector_mappings_differ_by_engine() {
         es["settings"]["index"]["mapping"],
         json!({"exclude_source_vectors": false})
     );
-    let os = mapping::feeds_index(Engine::OpenSearch, layout, json!({}), Some(space));
-    assert_eq!(
-        os["mappings"]["properties"]["embedding"],
-        json!({
-            "type": "knn_vector",
-            "dimension": 8,
-            "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
-        })
-    );
-    assert_eq!(os["settings"]["index"]["knn"], json!(true));
-    for (similarity, es_name, os_name) in [
-        (Similarity::DotProduct, "dot_product", "innerproduct"),
-        (Similarity::L2Norm, "l2_norm", "l2"),
-    ] {
-        let space = EmbeddingSpace::new(3, similarity).unwrap();
-        let es = mapping::embedding_field(Engine::Elasticsearch, space);
-        let os = mapping::embedding_field(Engine::OpenSearch, space);
-        assert_eq!(es["similarity"], json!(es_name));
-        assert_eq!(os["method"]["space_type"], json!(os_name));
-    }
 }
 
 /// A search response as the engines document it (`hits.total` as an object, `_source`,
@@ -929,6 +943,52 @@ fn reads_grouped_responses_in_feed_order() {
     let result = parse::groups("elasticsearch", &ranked, &response).unwrap();
     assert_eq!(result.groups[0].hits[0].score, Some(0.25));
     assert_eq!(result.groups[1].hits[0].score, Some(3.0));
+}
+
+#[test]
+fn ranked_group_limit_keeps_groups_by_their_edge_not_their_best_hit() {
+    let mut query = FeedQuery::network(&network())
+        .group_by([(GroupKey::Verb, 10)], 1)
+        .unwrap();
+    query.ranking = crate::Ranking::LinkWeight;
+    query.grouping.as_mut().unwrap().limit = Some(1);
+    let Plan::Grouped(grouped) = plan(&query).unwrap() else {
+        panic!("grouped")
+    };
+    let hit = |id: &str, ms: i64, score: f64| {
+        json!({
+            "_index": "feeds", "_id": id, "_score": null,
+            "_source": {
+                "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
+                "type": "add",
+                "actor": {"id": "mark", "type": "person"},
+                "object": {"id": "o", "type": "post"},
+                "feed_id": id
+            },
+            "sort": [score, ms, id]
+        })
+    };
+    // Both groups' newest activities share a millisecond; "like" has the higher edge id ("z")
+    // but the lower best hit ("b", older and heavier).
+    let bucket = |key: &str, edge: &str, best: Value| {
+        json!({
+            "key": key, "doc_count": 2,
+            "edge": {"value": 1000.0},
+            "edge_hit": {"hits": {"hits": [{"_id": edge, "sort": [1000, edge]}]}},
+            "hits": {"hits": {"total": {"value": 2, "relation": "eq"}, "hits": [best]}}
+        })
+    };
+    let response = json!({
+        "hits": {"total": {"value": 4, "relation": "eq"}, "hits": []},
+        "aggregations": {"groups": {"buckets": [
+            bucket("add", "a", hit("y", 500, 2.0)),
+            bucket("like", "z", hit("b", 400, 3.0)),
+        ]}}
+    });
+    let result = parse::groups("elasticsearch", &grouped, &response).unwrap();
+    let kept: Vec<String> = result.groups.iter().map(|g| g.value.to_string()).collect();
+    assert_eq!(kept, ["like"]);
+    assert_eq!(result.groups[0].hits[0].activity.id(), Some("b"));
 }
 
 #[test]

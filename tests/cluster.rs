@@ -733,6 +733,65 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn groups_tied_at_a_size_cut_are_asked_again_with_more() {
+        // A verb bucket whose newest activity `edge` is at t0 + 1 s.
+        let bucket = |key: &str, edge: &str| {
+            json!({
+                "key": key, "doc_count": 1,
+                "edge": {"value": 1_767_225_601_000.0_f64},
+                "edge_hit": {"hits": {"hits": [{"_id": edge, "sort": [1_767_225_601_000_i64, edge]}]}},
+                "hits": {"hits": {"total": {"value": 1, "relation": "eq"}, "hits": [{
+                    "_index": "feeds", "_id": edge, "_score": null,
+                    "_source": {
+                        "published": "2026-01-01T00:00:01.000Z", "type": key,
+                        "actor": {"id": "mark", "type": "person"},
+                        "object": {"id": edge, "type": "post"}, "feed_id": edge
+                    },
+                    "sort": [1_767_225_601_000_i64, edge]
+                }]}}
+            })
+        };
+        // Three verbs share the newest millisecond. Asked for 2 (1 kept + 1), the engine
+        // answers the first two by key; asked for 4, all three.
+        let stub = Stub::start(Flavor::OpenSearch, move |seen, _, _| {
+            (seen.path == "feeds/_search").then(|| {
+                let size = seen.json()["aggs"]["groups"]["terms"]["size"]
+                    .as_u64()
+                    .unwrap();
+                let all = [
+                    bucket("add", "b"),
+                    bucket("like", "a"),
+                    bucket("share", "c"),
+                ];
+                let buckets: Vec<_> = all.into_iter().take(size as usize).collect();
+                (
+                    200,
+                    json!({"hits": {"hits": []}, "aggregations": {"groups": {"buckets": buckets}}}),
+                )
+            })
+        })
+        .await;
+        let manager = open(&stub, Flavor::OpenSearch).await.unwrap();
+        let query = elasticfeeds::FeedQuery::all()
+            .group_by([(elasticfeeds::GroupKey::Verb, 1)], 1)
+            .unwrap();
+        let result = manager.backend().query(&query).await.unwrap();
+        let verbs: Vec<String> = result.groups.iter().map(|g| g.value.to_string()).collect();
+        // "share" holds the highest edge id, which only the second answer shows.
+        assert_eq!(verbs, ["share"]);
+        let sizes: Vec<u64> = stub
+            .requests(Method::POST, "feeds/_search")
+            .iter()
+            .map(|s| {
+                s.json()["aggs"]["groups"]["terms"]["size"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(sizes, [2, 4]);
+    }
+
+    #[tokio::test]
     async fn migration_gives_python_activities_a_feed_id() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| {
             (seen.path == "feeds/_update_by_query").then(|| {

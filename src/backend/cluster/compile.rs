@@ -86,10 +86,77 @@ pub(crate) struct GroupedPlan {
     pub(crate) order: Order,
     /// Whether each group's hits are ranked by a score script (their first sort value).
     pub(crate) ranked: bool,
+    /// The buckets asked for beyond each size.
+    pub(crate) padding: Padding,
+}
+
+/// Buckets asked for beyond each level's size and each recent-actor list's length.
+///
+/// The engines choose a level's buckets by their edge time, then by key; every backend breaks
+/// a tie of edge times by the edge activity's id. So the engine is asked for more buckets than
+/// kept, and the client orders them and cuts. When even the padded answer ends inside a tie
+/// at the cut, the client cannot know which groups the engine left out, and the backend asks
+/// again with more (see `parse::Unsure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Padding {
+    /// Per level, outermost first.
+    pub(crate) levels: Vec<usize>,
+    /// For every recent-actor list.
+    pub(crate) recent: usize,
+}
+
+impl Padding {
+    /// One extra bucket everywhere: enough unless a tie spans the cut.
+    fn first(grouping: &Grouping) -> Padding {
+        Padding {
+            levels: vec![1; grouping.levels.len()],
+            recent: 1,
+        }
+    }
+
+    fn none(grouping: &Grouping) -> Padding {
+        Padding {
+            levels: vec![0; grouping.levels.len()],
+            recent: 0,
+        }
+    }
+
+    /// Twice as many buckets where the answer was unsure.
+    pub(crate) fn widen(
+        &self,
+        grouping: &Grouping,
+        unsure_levels: &[bool],
+        recent: bool,
+    ) -> Padding {
+        let twice = |size: usize, pad: usize| (size + pad) * 2 - size;
+        let mut wider = self.clone();
+        for (i, level) in grouping.levels.iter().enumerate() {
+            if unsure_levels.get(i).copied().unwrap_or(false) {
+                wider.levels[i] = twice(level.size, self.levels[i]);
+            }
+        }
+        if recent {
+            let n = recent_actors(grouping).unwrap_or(0);
+            wider.recent = twice(n, self.recent);
+        }
+        wider
+    }
+}
+
+fn recent_actors(grouping: &Grouping) -> Option<usize> {
+    grouping.metrics.iter().find_map(|m| match m {
+        Metric::RecentActors(n) => Some(*n),
+        _ => None,
+    })
 }
 
 /// Compiles a validated query.
 pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
+    plan_padded(query, None)
+}
+
+/// Compiles a validated query, a grouped one with this padding (see [`Padding`]).
+pub(crate) fn plan_padded(query: &FeedQuery, padding: Option<Padding>) -> Result<Plan> {
     if query.collapse.is_some() || query.vector.is_some() {
         // One request cannot collapse over the whole feed or score vectors as documented: the
         // backend walks the feed for those (`collapse`, `nearest`).
@@ -110,7 +177,10 @@ pub(crate) fn plan(query: &FeedQuery) -> Result<Plan> {
             Some(score) => ranked(query, score, rules, filters, must_not, budget),
             None => flat(query, rules, filters, must_not, budget),
         },
-        Some(grouping) => grouped(query, grouping, rules, filters, must_not, budget),
+        Some(grouping) => {
+            let padding = padding.unwrap_or_else(|| Padding::first(grouping));
+            grouped(query, grouping, &padding, rules, filters, must_not, budget)
+        }
     }
 }
 
@@ -547,14 +617,15 @@ const DISTINCT_ACTORS_REDUCE: &str =
 
 /// The sub-aggregations every group level carries: its edge (newest, or oldest ascending), the
 /// edge activity's id (to order ties as the feed does), and the metrics asked for.
-fn level_aggs(grouping: &Grouping, descending: bool) -> serde_json::Map<String, Value> {
+fn level_aggs(
+    grouping: &Grouping,
+    padding: &Padding,
+    descending: bool,
+) -> serde_json::Map<String, Value> {
     let mut aggs = serde_json::Map::new();
     let edge = if descending { "max" } else { "min" };
     aggs.insert(names::EDGE.into(), json!({ edge: {"field": "published"} }));
-    aggs.insert(
-        names::EDGE_HIT.into(),
-        json!({"top_hits": {"size": 1, "_source": false, "sort": feed_sort(descending)}}),
-    );
+    aggs.insert(names::EDGE_HIT.into(), edge_hit(descending));
     for metric in &grouping.metrics {
         match metric {
             Metric::Count => {} // every bucket's doc_count
@@ -571,11 +642,14 @@ fn level_aggs(grouping: &Grouping, descending: bool) -> serde_json::Map<String, 
             }
             Metric::RecentActors(n) => {
                 let (kind, mut source) = group_source(GroupKey::Actor);
-                source["size"] = json!(n);
+                source["size"] = json!(n + padding.recent);
                 source["order"] = json!([{ names::EDGE: direction(descending) }, {"_key": "asc"}]);
                 aggs.insert(
                     names::RECENT_ACTORS.into(),
-                    json!({ kind: source, "aggs": { names::EDGE: { edge: {"field": "published"} } } }),
+                    json!({ kind: source, "aggs": {
+                        names::EDGE: { edge: {"field": "published"} },
+                        names::EDGE_HIT: edge_hit(descending)
+                    } }),
                 );
             }
         }
@@ -583,35 +657,39 @@ fn level_aggs(grouping: &Grouping, descending: bool) -> serde_json::Map<String, 
     aggs
 }
 
-/// How many buckets a grouping asks for over all levels, its recent-actor lists included
-/// (`search.max_buckets` counts those too).
-fn buckets(grouping: &Grouping) -> usize {
-    let recent = grouping
-        .metrics
-        .iter()
-        .map(|m| match m {
-            Metric::RecentActors(n) => *n,
-            _ => 0,
-        })
-        .sum::<usize>();
+/// The edge activity of a bucket: its id orders groups whose edge times tie.
+fn edge_hit(descending: bool) -> Value {
+    json!({"top_hits": {"size": 1, "_source": false, "sort": feed_sort(descending)}})
+}
+
+/// How many buckets a grouping asks for over all levels with this padding, its recent-actor
+/// lists included (`search.max_buckets` counts those too).
+fn buckets(grouping: &Grouping, padding: &Padding) -> usize {
+    let recent = recent_actors(grouping).map_or(0, |n| n + padding.recent);
     let mut product = 1usize;
     let mut total = 0usize;
-    for level in &grouping.levels {
-        product = product.saturating_mul(level.size);
+    for (level, pad) in grouping.levels.iter().zip(&padding.levels) {
+        product = product.saturating_mul(level.size + pad);
         total = total.saturating_add(product.saturating_mul(1 + recent));
     }
     total
 }
 
+/// Whether a padding fits the engines' bucket limit.
+pub(crate) fn fits(grouping: &Grouping, padding: &Padding) -> bool {
+    buckets(grouping, padding) <= MAX_GROUPS
+}
+
 fn grouped(
     query: &FeedQuery,
     grouping: &Grouping,
+    padding: &Padding,
     rules: Option<&[MatchRule]>,
     mut filters: Vec<Value>,
     must_not: Vec<Value>,
     budget: usize,
 ) -> Result<Plan> {
-    let needed = buckets(grouping);
+    let needed = buckets(grouping, &Padding::none(grouping));
     if needed > MAX_GROUPS {
         return Err(Error::InvalidSize {
             what: "groups and recent actors over all levels",
@@ -620,6 +698,13 @@ fn grouped(
             max: MAX_GROUPS as u64,
         });
     }
+    // Near the bucket limit there is no room to pad: ties at a cut are then found unsure and
+    // reported (see `ClusterBackend::query`).
+    let padding = if fits(grouping, padding) {
+        padding.clone()
+    } else {
+        Padding::none(grouping)
+    };
     let descending = query.order == Order::Desc;
     // A grouped page is bounded by time: everything strictly beyond the position.
     let mut bound_leaves = 0;
@@ -653,11 +738,11 @@ fn grouped(
             "sort": sort
         }}
     });
-    for level in grouping.levels.iter().rev() {
+    for (level, pad) in grouping.levels.iter().zip(&padding.levels).rev() {
         let (kind, mut source) = group_source(level.key);
-        source["size"] = json!(level.size);
+        source["size"] = json!(level.size + pad);
         source["order"] = json!([{ names::EDGE: direction(descending) }, {"_key": "asc"}]);
-        let mut aggs = level_aggs(grouping, descending);
+        let mut aggs = level_aggs(grouping, &padding, descending);
         for (name, agg) in inner.as_object().cloned().unwrap_or_default() {
             aggs.insert(name, agg);
         }
@@ -674,6 +759,7 @@ fn grouped(
         grouping: grouping.clone(),
         order: query.order,
         ranked: query.ranking != Ranking::Recency,
+        padding,
     }))
 }
 

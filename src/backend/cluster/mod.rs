@@ -797,6 +797,50 @@ impl ClusterBackend {
         Ok((hits, more))
     }
 
+    /// A grouped feed. When groups tie at a size cut beyond the padding asked for (see
+    /// `compile::Padding`), it asks again with twice the padding where the answer was unsure,
+    /// until it is sure or the padding no longer fits the engines' bucket limit.
+    async fn grouped(
+        &self,
+        query: &FeedQuery,
+        mut plan: compile::GroupedPlan,
+    ) -> Result<FeedResult> {
+        loop {
+            let response = self
+                .cluster
+                .ok(
+                    &Request::new(Method::Post, format!("{}/_search", self.feeds))
+                        .json(plan.body.clone()),
+                )
+                .await?;
+            let (result, unsure) = parse::groups(self.cluster.backend, &plan, &response)?;
+            if !unsure.any() {
+                return Ok(result);
+            }
+            let wider = plan
+                .padding
+                .widen(&plan.grouping, &unsure.levels, unsure.recent);
+            if wider == plan.padding || !compile::fits(&plan.grouping, &wider) {
+                return Err(Error::InvalidQuery {
+                    reason: format!(
+                        "more groups tie at one millisecond at a size cut than a cluster can \
+                         order within {} buckets; ask for fewer groups",
+                        crate::query::MAX_GROUPS
+                    ),
+                });
+            }
+            plan = match compile::plan_padded(query, Some(wider))? {
+                Plan::Grouped(plan) => plan,
+                _ => {
+                    return Err(Error::backend(
+                        self.cluster.backend,
+                        "a regrouping lost its groups",
+                    ))
+                }
+            };
+        }
+    }
+
     /// Walks a feed newest first from its top, `chunk` activities per search, handing each
     /// page to `visit` until it answers `true` (done) or the feed ends.
     async fn walk(
@@ -1408,16 +1452,7 @@ impl FeedBackend for ClusterBackend {
                     groups: Vec::new(),
                 })
             }
-            Plan::Grouped(plan) => {
-                let response = self
-                    .cluster
-                    .ok(
-                        &Request::new(Method::Post, format!("{}/_search", self.feeds))
-                            .json(plan.body.clone()),
-                    )
-                    .await?;
-                parse::groups(self.cluster.backend, &plan, &response)
-            }
+            Plan::Grouped(plan) => self.grouped(query, plan).await,
         }
     }
 

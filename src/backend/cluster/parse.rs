@@ -142,34 +142,89 @@ pub(crate) fn ranked_page(
     Ok((hits, raw.len() > size))
 }
 
-/// The groups of a grouped plan's response.
+/// Where the engine's answer may have left out a group (or a recent actor) that belongs in the
+/// result: the padded list came back full and its last bucket's edge time equals that of the
+/// last one kept, so a bucket the engine cut may tie with it and carry a higher edge id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Unsure {
+    /// Per level, outermost first.
+    pub(crate) levels: Vec<bool>,
+    /// Some recent-actor list.
+    pub(crate) recent: bool,
+}
+
+impl Unsure {
+    pub(crate) fn any(&self) -> bool {
+        self.recent || self.levels.iter().any(|u| *u)
+    }
+
+    fn merge(&mut self, other: &Unsure) {
+        if self.levels.len() < other.levels.len() {
+            self.levels.resize(other.levels.len(), false);
+        }
+        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels) {
+            *mine |= *theirs;
+        }
+        self.recent |= other.recent;
+    }
+}
+
+/// The groups of a grouped plan's response, and where they may be incomplete (then nothing of
+/// them may be shown: the backend asks again with more padding).
 pub(crate) fn groups(
     backend: &'static str,
     plan: &GroupedPlan,
     response: &Value,
-) -> Result<FeedResult> {
+) -> Result<(FeedResult, Unsure)> {
     let aggs = response
         .get("aggregations")
         .ok_or_else(|| malformed(backend, "no aggregations"))?;
-    let mut nodes = level(backend, plan, aggs, 0)?;
+    let (mut nodes, mut unsure) = level(backend, plan, aggs, 0)?;
+    unsure.levels.resize(plan.grouping.levels.len(), false);
     if let Some(limit) = plan.grouping.limit {
         keep_first_leaves(&mut nodes, plan.grouping.levels.len(), limit, plan.order);
     }
-    Ok(FeedResult {
+    let result = FeedResult {
         hits: Vec::new(),
         more: false,
         groups: into_groups(nodes),
-    })
+    };
+    Ok((result, unsure))
+}
+
+/// Orders buckets as the feed does (by edge), keeps the first `size`, and says whether the
+/// engine's cut of `asked` buckets may have left out one that belongs (see [`Unsure`]).
+fn cut<T>(
+    mut items: Vec<(Edge, T)>,
+    size: usize,
+    asked: usize,
+    order: Order,
+    engine_last: Option<&Edge>,
+) -> (Vec<(Edge, T)>, bool) {
+    let full = items.len() >= asked;
+    items.sort_by(|(a, _), (b, _)| match order {
+        Order::Desc => b.cmp(a),
+        Order::Asc => a.cmp(b),
+    });
+    items.truncate(size);
+    let unsure = full
+        && match (engine_last, items.last()) {
+            (Some(last), Some((kept, _))) => last.0 == kept.0,
+            _ => false,
+        };
+    (items, unsure)
 }
 
 /// A group's sort key as the feed orders it: its edge time, then its edge activity's id.
 type Edge = (DateTime<Utc>, String);
 
-/// A group as read, with its edge (which the result does not carry) and its subgroups.
+/// A group as read, with its edge (which the result does not carry), its subgroups, and
+/// whether the answers inside it are complete.
 struct Node {
     edge: Edge,
     group: Group,
     children: Vec<Node>,
+    unsure: Unsure,
 }
 
 fn into_groups(nodes: Vec<Node>) -> Vec<Group> {
@@ -187,16 +242,18 @@ fn level(
     plan: &GroupedPlan,
     aggs: &Value,
     depth: usize,
-) -> Result<Vec<Node>> {
+) -> Result<(Vec<Node>, Unsure)> {
     let (grouping, order) = (&plan.grouping, plan.order);
     let key = grouping.levels[depth].key;
     let buckets = aggs
         .pointer(&format!("/{}/buckets", names::GROUPS))
         .and_then(Value::as_array)
         .ok_or_else(|| malformed(backend, "a group level without buckets"))?;
-    let mut out: Vec<Node> = Vec::with_capacity(buckets.len());
+    let mut out: Vec<(Edge, Node)> = Vec::with_capacity(buckets.len());
+    let mut engine_last = None;
     for bucket in buckets {
         let edge = edge_of(backend, bucket)?;
+        engine_last = Some(edge.clone());
         let inner = depth + 1 == grouping.levels.len();
         let hits = if inner {
             bucket
@@ -214,8 +271,8 @@ fn level(
         } else {
             Vec::new()
         };
-        let children = if inner {
-            Vec::new()
+        let (children, mut unsure) = if inner {
+            (Vec::new(), Unsure::default())
         } else {
             level(backend, plan, bucket, depth + 1)?
         };
@@ -233,27 +290,44 @@ fn level(
                         .and_then(Value::as_u64)
                 })
                 .flatten(),
-            recent_actors: if has(|m| matches!(m, Metric::RecentActors(_))) {
-                Some(recent_actors(backend, bucket)?)
-            } else {
-                None
+            recent_actors: match grouping.metrics.iter().find_map(|m| match m {
+                Metric::RecentActors(n) => Some(*n),
+                _ => None,
+            }) {
+                Some(n) => {
+                    let asked = n + plan.padding.recent;
+                    let (actors, recent_unsure) = recent_actors(backend, bucket, n, asked, order)?;
+                    unsure.recent |= recent_unsure;
+                    Some(actors)
+                }
+                None => None,
             },
             hits,
             groups: Vec::new(),
         };
-        out.push(Node {
-            edge,
-            group,
-            children,
-        });
+        out.push((
+            edge.clone(),
+            Node {
+                edge,
+                group,
+                children,
+                unsure,
+            },
+        ));
     }
     // The engines break ties of the edge time by key; the feed breaks them by the edge
     // activity's id, as every other backend does.
-    out.sort_by(|a, b| match order {
-        Order::Desc => b.edge.cmp(&a.edge),
-        Order::Asc => a.edge.cmp(&b.edge),
-    });
-    Ok(out)
+    let size = grouping.levels[depth].size;
+    let asked = size + plan.padding.levels[depth];
+    let (kept, cut_unsure) = cut(out, size, asked, order, engine_last.as_ref());
+    let mut unsure = Unsure::default();
+    unsure.levels.resize(grouping.levels.len(), false);
+    unsure.levels[depth] = cut_unsure;
+    // Only the kept groups' own answers matter.
+    for (_, node) in &kept {
+        unsure.merge(&node.unsure);
+    }
+    Ok((kept.into_iter().map(|(_, node)| node).collect(), unsure))
 }
 
 fn edge_of(backend: &'static str, bucket: &Value) -> Result<Edge> {
@@ -315,17 +389,31 @@ fn group_value(backend: &'static str, key: GroupKey, bucket: &Value) -> Result<G
     })
 }
 
-fn recent_actors(backend: &'static str, bucket: &Value) -> Result<Vec<EntityKey>> {
-    bucket
+/// A group's first `n` distinct actors in feed order (by their edge activity), from `asked`
+/// buckets, and whether the engine's cut may have left one out.
+fn recent_actors(
+    backend: &'static str,
+    bucket: &Value,
+    n: usize,
+    asked: usize,
+    order: Order,
+) -> Result<(Vec<EntityKey>, bool)> {
+    let buckets = bucket
         .pointer(&format!("/{}/buckets", names::RECENT_ACTORS))
         .and_then(Value::as_array)
-        .ok_or_else(|| malformed(backend, "a group without recent actors"))?
-        .iter()
-        .map(|b| match group_value(backend, GroupKey::Actor, b)? {
-            GroupValue::Entity(Some(actor)) => Ok(actor),
-            _ => Err(malformed(backend, "a recent actor without a key")),
-        })
-        .collect()
+        .ok_or_else(|| malformed(backend, "a group without recent actors"))?;
+    let mut actors = Vec::with_capacity(buckets.len());
+    let mut engine_last = None;
+    for b in buckets {
+        let edge = edge_of(backend, b)?;
+        engine_last = Some(edge.clone());
+        match group_value(backend, GroupKey::Actor, b)? {
+            GroupValue::Entity(Some(actor)) => actors.push((edge, actor)),
+            _ => return Err(malformed(backend, "a recent actor without a key")),
+        }
+    }
+    let (kept, unsure) = cut(actors, n, asked, order, engine_last.as_ref());
+    Ok((kept.into_iter().map(|(_, actor)| actor).collect(), unsure))
 }
 
 /// Keeps the first `limit` innermost groups in group order (by their edge, over the whole

@@ -246,6 +246,8 @@ fn year_month_verb_grouping_sizes_every_level() {
         )
         .unwrap();
     let order = json!([{"edge": "desc"}, {"_key": "asc"}]);
+    // Each level asks for one bucket more than it keeps: the engines cut ties of the edge time
+    // by key, the client by the edge activity's id (see `compile::Padding`).
     let mut verbs = edge_aggs();
     verbs.insert(
         "hits".into(),
@@ -257,12 +259,12 @@ fn year_month_verb_grouping_sizes_every_level() {
     let mut months = edge_aggs();
     months.insert(
         "groups".into(),
-        json!({"terms": {"field": "type", "size": 20, "order": order}, "aggs": verbs}),
+        json!({"terms": {"field": "type", "size": 21, "order": order}, "aggs": verbs}),
     );
     let mut years = edge_aggs();
     years.insert(
         "groups".into(),
-        json!({"terms": {"field": "published_month", "size": 12, "order": order}, "aggs": months}),
+        json!({"terms": {"field": "published_month", "size": 13, "order": order}, "aggs": months}),
     );
     assert_eq!(
         grouped_body(&query),
@@ -270,7 +272,7 @@ fn year_month_verb_grouping_sizes_every_level() {
             "size": 0,
             "query": {"bool": {"filter": [network_clause()]}},
             "aggs": {"groups": {
-                "terms": {"field": "published_year", "size": 10, "order": order},
+                "terms": {"field": "published_year", "size": 11, "order": order},
                 "aggs": years
             }},
             "track_total_hits": false
@@ -294,7 +296,7 @@ fn entity_groups_and_metrics() {
         outer["multi_terms"],
         json!({
             "terms": [{"field": "object.type"}, {"field": "object.id"}],
-            "size": 50,
+            "size": 51,
             "order": [{"edge": "desc"}, {"_key": "asc"}]
         })
     );
@@ -310,10 +312,13 @@ fn entity_groups_and_metrics() {
         json!({
             "multi_terms": {
                 "terms": [{"field": "actor.type"}, {"field": "actor.id"}],
-                "size": 3,
+                "size": 4,
                 "order": [{"edge": "desc"}, {"_key": "asc"}]
             },
-            "aggs": {"edge": {"max": {"field": "published"}}}
+            "aggs": {
+                "edge": {"max": {"field": "published"}},
+                "edge_hit": edge_aggs()["edge_hit"]
+            }
         })
     );
     // Distinct actors are counted exactly, never by the approximate `cardinality`.
@@ -593,7 +598,7 @@ fn ranked_groups_sort_their_hits_by_score() {
     let days = &body["aggs"]["groups"];
     assert_eq!(
         days["terms"],
-        json!({"field": "published_date", "size": 7, "order": [{"edge": "desc"}, {"_key": "asc"}]})
+        json!({"field": "published_date", "size": 8, "order": [{"edge": "desc"}, {"_key": "asc"}]})
     );
     // The group order stays by newest activity; only the hits inside are ranked.
     assert_eq!(days["aggs"]["edge"], json!({"max": {"field": "published"}}));
@@ -917,7 +922,8 @@ fn reads_grouped_responses_in_feed_order() {
             ]
         }}
     });
-    let result = parse::groups("elasticsearch", &grouped, &response).unwrap();
+    let (result, unsure) = parse::groups("elasticsearch", &grouped, &response).unwrap();
+    assert!(!unsure.any(), "{unsure:?}");
     let verbs: Vec<String> = result.groups.iter().map(|g| g.value.to_string()).collect();
     assert_eq!(verbs, ["like", "add"]);
     assert_eq!(result.groups[1].count, Some(2));
@@ -940,7 +946,7 @@ fn reads_grouped_responses_in_feed_order() {
         let sort = hit["sort"].as_array().unwrap().clone();
         hit["sort"] = json!([score, sort[0], sort[1]]);
     }
-    let result = parse::groups("elasticsearch", &ranked, &response).unwrap();
+    let (result, _) = parse::groups("elasticsearch", &ranked, &response).unwrap();
     assert_eq!(result.groups[0].hits[0].score, Some(0.25));
     assert_eq!(result.groups[1].hits[0].score, Some(3.0));
 }
@@ -985,10 +991,76 @@ fn ranked_group_limit_keeps_groups_by_their_edge_not_their_best_hit() {
             bucket("like", "z", hit("b", 400, 3.0)),
         ]}}
     });
-    let result = parse::groups("elasticsearch", &grouped, &response).unwrap();
+    let (result, unsure) = parse::groups("elasticsearch", &grouped, &response).unwrap();
+    assert!(!unsure.any(), "{unsure:?}");
     let kept: Vec<String> = result.groups.iter().map(|g| g.value.to_string()).collect();
     assert_eq!(kept, ["like"]);
     assert_eq!(result.groups[0].hits[0].activity.id(), Some("b"));
+}
+
+/// A verb bucket whose newest activity is `edge` at `ms`, holding it as its one hit.
+fn verb_bucket(key: &str, edge: &str, ms: i64) -> Value {
+    json!({
+        "key": key, "doc_count": 1,
+        "edge": {"value": ms as f64},
+        "edge_hit": {"hits": {"hits": [{"_id": edge, "sort": [ms, edge]}]}},
+        "hits": {"hits": {"total": {"value": 1, "relation": "eq"}, "hits": [{
+            "_index": "feeds", "_id": edge, "_score": null,
+            "_source": {
+                "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
+                "type": key,
+                "actor": {"id": "mark", "type": "person"},
+                "object": {"id": "o", "type": "post"},
+                "feed_id": edge
+            },
+            "sort": [ms, edge]
+        }]}}
+    })
+}
+
+#[test]
+fn ties_at_a_size_cut_are_ordered_by_edge_id_or_reported_unsure() {
+    // One verb kept, two asked for (one of padding).
+    let query = FeedQuery::network(&network())
+        .group_by([(GroupKey::Verb, 1)], 1)
+        .unwrap();
+    let Plan::Grouped(grouped) = plan(&query).unwrap() else {
+        panic!("grouped")
+    };
+    assert_eq!(grouped.body["aggs"]["groups"]["terms"]["size"], json!(2));
+    let answer = |buckets: Vec<Value>| json!({"aggregations": {"groups": {"buckets": buckets}}});
+    let read = |buckets| parse::groups("opensearch", &grouped, &answer(buckets)).unwrap();
+    let verbs = |result: &crate::FeedResult| -> Vec<String> {
+        result.groups.iter().map(|g| g.value.to_string()).collect()
+    };
+
+    // The extra bucket is older: the cut is sure, whatever the engine left out.
+    let (result, unsure) = read(vec![
+        verb_bucket("add", "a", 2000),
+        verb_bucket("like", "z", 1000),
+    ]);
+    assert_eq!(verbs(&result), ["add"]);
+    assert!(!unsure.any());
+    // Fewer buckets than asked: the engine left nothing out.
+    let (result, unsure) = read(vec![verb_bucket("add", "a", 1000)]);
+    assert_eq!(verbs(&result), ["add"]);
+    assert!(!unsure.any());
+    // A tie at the cut (the engine chose by key): the higher edge id wins, but a third
+    // verb at the same millisecond may have been left out, so the answer is unsure.
+    let (result, unsure) = read(vec![
+        verb_bucket("add", "a", 1000),
+        verb_bucket("like", "z", 1000),
+    ]);
+    assert_eq!(verbs(&result), ["like"]);
+    assert_eq!(unsure.levels, [true]);
+    // Asked again with more padding: twice the buckets.
+    let wider = grouped
+        .padding
+        .widen(&grouped.grouping, &unsure.levels, unsure.recent);
+    let Plan::Grouped(again) = super::compile::plan_padded(&query, Some(wider)).unwrap() else {
+        panic!("grouped")
+    };
+    assert_eq!(again.body["aggs"]["groups"]["terms"]["size"], json!(4));
 }
 
 #[test]

@@ -440,6 +440,32 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn refresh_interval_is_set_on_new_indices_and_checked() {
+        let stub = Stub::start(Flavor::OpenSearch, |_, _, _| None).await;
+        let zero = Manager::builder(&format!("opensearch+{}", stub.url))
+            .cluster(quick().refresh_interval(Duration::ZERO))
+            .open()
+            .await;
+        assert!(matches!(zero, Err(Error::InvalidSize { .. })), "{zero:?}");
+        assert!(
+            stub.requests(Method::PUT, "feeds").is_empty(),
+            "nothing created"
+        );
+        Manager::builder(&format!("opensearch+{}", stub.url))
+            .cluster(quick().refresh_interval(Duration::from_millis(250)))
+            .open()
+            .await
+            .unwrap();
+        for index in ["feeds", "network"] {
+            let body = stub.requests(Method::PUT, index)[0].json();
+            assert_eq!(
+                body["settings"]["index"]["refresh_interval"],
+                json!("250ms")
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn refresh_is_chosen_per_call() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| stub::no_python_links(seen)).await;
         let manager = open(&stub, Flavor::OpenSearch).await.unwrap();
@@ -959,7 +985,12 @@ impl Store for ClusterStore {
         let builder = Manager::builder(&self.url)
             .feeds_index(&format!("{name}-feeds"))
             .network_index(&format!("{name}-network"))
-            .cluster(ClusterOptions::default().layout(1, 0))
+            // Waited writes return at the next refresh: every 100 ms, not every second.
+            .cluster(
+                ClusterOptions::default()
+                    .layout(1, 0)
+                    .refresh_interval(Duration::from_millis(100)),
+            )
             // The suite reads right after every write, batches included.
             .refresh(Refresh::Wait);
         options.configure(builder).open().await

@@ -14,10 +14,12 @@ pub(crate) const META_KEY: &str = "elasticfeeds";
 pub(crate) const FORMAT: u64 = 1;
 
 /// Shards and replicas for a new index.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Layout {
     pub(crate) shards: u32,
     pub(crate) replicas: u32,
+    /// `index.refresh_interval`, when not the engine's default (`"100ms"`).
+    pub(crate) refresh_interval: Option<String>,
     /// Set `index.mapping.exclude_source_vectors: false` (Elasticsearch 9.2 and later), so an
     /// activity's embedding is kept in `_source` and read back exactly as written.
     pub(crate) keep_source_vectors: bool,
@@ -38,7 +40,7 @@ fn entity() -> Value {
 /// The feeds index: one document per activity.
 pub(crate) fn feeds_index(
     engine: Engine,
-    layout: Layout,
+    layout: &Layout,
     meta: Value,
     space: Option<EmbeddingSpace>,
 ) -> Value {
@@ -56,10 +58,7 @@ pub(crate) fn feeds_index(
         "extra": {"type": "object", "enabled": false},
         "feed_id": {"type": "keyword"}
     });
-    let mut settings = json!({
-        "number_of_shards": layout.shards,
-        "number_of_replicas": layout.replicas
-    });
+    let mut settings = settings(layout);
     if layout.keep_source_vectors {
         // Set whether or not the store holds embeddings yet: it is fixed at creation.
         settings["mapping"] = json!({"exclude_source_vectors": false});
@@ -76,13 +75,22 @@ pub(crate) fn feeds_index(
     })
 }
 
+/// The index settings both indices share.
+fn settings(layout: &Layout) -> Value {
+    let mut settings = json!({
+        "number_of_shards": layout.shards,
+        "number_of_replicas": layout.replicas
+    });
+    if let Some(interval) = &layout.refresh_interval {
+        settings["refresh_interval"] = json!(interval);
+    }
+    settings
+}
+
 /// The network index: one document per link.
-pub(crate) fn network_index(layout: Layout) -> Value {
+pub(crate) fn network_index(layout: &Layout) -> Value {
     json!({
-        "settings": {"index": {
-            "number_of_shards": layout.shards,
-            "number_of_replicas": layout.replicas
-        }},
+        "settings": {"index": settings(layout)},
         "mappings": {
             "properties": {
                 "linked": {"type": "date"},

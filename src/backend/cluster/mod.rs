@@ -138,6 +138,11 @@ pub struct ClusterOptions {
     pub replicas: u32,
     /// Delete both indices and create them empty when the store opens (default `false`).
     pub recreate: bool,
+    /// How often new indices make their writes searchable (`index.refresh_interval`, at
+    /// least 1 ms); `None` (the default) keeps the engine's 1 s. A waiting write
+    /// ([`Refresh`]) returns at the next refresh, so a shorter interval makes it return sooner,
+    /// at the cost of more, smaller segments for the engine to merge.
+    pub refresh_interval: Option<Duration>,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
     /// The timeout of one request (default 30 s).
@@ -152,6 +157,7 @@ impl Default for ClusterOptions {
             shards: 1,
             replicas: 1,
             recreate: false,
+            refresh_interval: None,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
         }
@@ -181,6 +187,12 @@ impl ClusterOptions {
     /// Deletes and recreates both indices on open.
     pub fn recreate(mut self, recreate: bool) -> Self {
         self.recreate = recreate;
+        self
+    }
+
+    /// Sets the refresh interval of new indices (see [`ClusterOptions::refresh_interval`]).
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = Some(interval);
         self
     }
 
@@ -377,9 +389,21 @@ impl ClusterBackend {
             nodes: connection.display(),
         };
         let version = check_server(&cluster, connection.engine).await?;
+        let refresh_interval = match connection.options.refresh_interval {
+            Some(interval) if interval.as_millis() == 0 => {
+                return Err(Error::InvalidSize {
+                    what: "cluster refresh interval (ms)",
+                    value: 0,
+                    min: 1,
+                    max: u64::MAX,
+                })
+            }
+            interval => interval.map(|i| format!("{}ms", i.as_millis())),
+        };
         let layout = Layout {
             shards: connection.options.shards,
             replicas: connection.options.replicas,
+            refresh_interval,
             // Elasticsearch 9.2 leaves vectors out of `_source` in new indices unless told
             // otherwise; the setting is unknown before 9.2, which kept them.
             keep_source_vectors: connection.engine == Engine::Elasticsearch && version >= (9, 2),
@@ -453,7 +477,7 @@ impl ClusterBackend {
             let meta = new_meta(&self.cursor_key, requested);
             self.create(
                 &self.feeds,
-                mapping::feeds_index(self.engine, layout, meta, requested),
+                mapping::feeds_index(self.engine, &layout, meta, requested),
             )
             .await?;
         }
@@ -461,7 +485,7 @@ impl ClusterBackend {
             if self.read_only {
                 return Err(missing(&self.network));
             }
-            self.create(&self.network, mapping::network_index(layout))
+            self.create(&self.network, mapping::network_index(&layout))
                 .await?;
         }
         self.adopt(requested).await

@@ -635,9 +635,10 @@ fn feed_index_matches_the_python_mapping() {
     let meta = json!({"format": 1});
     let body = mapping::feeds_index(
         Engine::Elasticsearch,
-        Layout {
+        &Layout {
             shards: 5,
             replicas: 1,
+            refresh_interval: None,
             keep_source_vectors: false,
         },
         meta,
@@ -675,9 +676,10 @@ fn feed_index_matches_the_python_mapping() {
 
 #[test]
 fn network_index_matches_the_python_mapping() {
-    let body = mapping::network_index(Layout {
+    let body = mapping::network_index(&Layout {
         shards: 1,
         replicas: 0,
+        refresh_interval: Some("100ms".into()),
         keep_source_vectors: true,
     });
     assert_eq!(
@@ -696,9 +698,10 @@ fn network_index_matches_the_python_mapping() {
             "link_id": {"type": "keyword"}
         })
     );
+    // A refresh interval, when asked for; vector settings never (no vectors here).
     assert_eq!(
         body["settings"],
-        json!({"index": {"number_of_shards": 1, "number_of_replicas": 0}})
+        json!({"index": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "100ms"}})
     );
 }
 
@@ -708,15 +711,16 @@ fn vector_mappings_store_without_indexing() {
     let layout = Layout {
         shards: 1,
         replicas: 1,
+        refresh_interval: None,
         keep_source_vectors: false,
     };
     // Stored, not indexed: vector queries are scored in the client, so no HNSW is built.
-    let es = mapping::feeds_index(Engine::Elasticsearch, layout, json!({}), Some(space));
+    let es = mapping::feeds_index(Engine::Elasticsearch, &layout, json!({}), Some(space));
     assert_eq!(
         es["mappings"]["properties"]["embedding"],
         json!({"type": "dense_vector", "dims": 8, "index": false})
     );
-    let os = mapping::feeds_index(Engine::OpenSearch, layout, json!({}), Some(space));
+    let os = mapping::feeds_index(Engine::OpenSearch, &layout, json!({}), Some(space));
     assert_eq!(
         os["mappings"]["properties"]["embedding"],
         json!({"type": "knn_vector", "dimension": 8})
@@ -742,7 +746,7 @@ fn vector_mappings_store_without_indexing() {
         keep_source_vectors: true,
         ..layout
     };
-    let es = mapping::feeds_index(Engine::Elasticsearch, keep, json!({}), None);
+    let es = mapping::feeds_index(Engine::Elasticsearch, &keep, json!({}), None);
     assert_eq!(
         es["settings"]["index"]["mapping"],
         json!({"exclude_source_vectors": false})

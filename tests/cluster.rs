@@ -399,9 +399,11 @@ mod transport {
         assert_eq!(put.len(), 1);
         assert!(put[0].query.contains("if_seq_no=0") && put[0].query.contains("if_primary_term=1"));
 
-        // The same document (a retried request meeting its own first write): done, no write.
+        // The same document (a retried request meeting its own first write): done, no write,
+        // but a refresh, since this write waits and the stored one may not have.
         manager.add_activity(ours).await.unwrap();
         assert_eq!(stub.requests(Method::PUT, "feeds/_doc/raced").len(), 1);
+        assert_eq!(stub.requests(Method::POST, "feeds/_refresh").len(), 1);
         assert_eq!(stub.doc_count("feeds"), 1);
     }
 
@@ -614,6 +616,43 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn indices_that_drop_vectors_from_source_are_refused_for_embeddings() {
+        let space = elasticfeeds::EmbeddingSpace::new(3, elasticfeeds::Similarity::Cosine).unwrap();
+        let with_space = |stub: &Stub| {
+            Manager::builder(&stub.url)
+                .cluster(quick())
+                .embeddings(space)
+                .open()
+        };
+        // An index Elasticsearch 9.2 created with its defaults (as the Python library's are).
+        let python = Stub::start(Flavor::Elasticsearch, |_, _, _| None).await;
+        python.with_state(|state| {
+            for index in ["feeds", "network"] {
+                state
+                    .mappings
+                    .insert(index.into(), json!({"properties": {}}));
+                state
+                    .settings
+                    .insert(index.into(), json!({"number_of_shards": "1"}));
+            }
+        });
+        let refused = with_space(&python).await;
+        assert!(
+            matches!(&refused, Err(Error::NotAStore { reason, .. }) if reason.contains("exclude_source_vectors")),
+            "{refused:?}"
+        );
+        assert!(
+            python.requests(Method::PUT, "feeds/_mapping").is_empty(),
+            "nothing recorded"
+        );
+        // Without embeddings it opens: nothing is lost.
+        open(&python, Flavor::Elasticsearch).await.unwrap();
+        // Ours keep vectors in `_source`, so they open with embeddings.
+        let ours = Stub::start(Flavor::Elasticsearch, |_, _, _| None).await;
+        with_space(&ours).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_feed_read_loads_the_network_then_searches_it() {
         for flavor in BOTH {
             // A link as the Python library stored it (random id, no link_id), and one
@@ -749,7 +788,7 @@ mod transport {
             scored,
             [("h0004", 0.8), ("h0003", 0.8), ("h0005", 1.0 / 3.25)]
         );
-        assert!(!found.more);
+        assert!(found.more, "more than three competed");
         // Two plain feed searches, the second after the first page's last kept activity.
         let searches = stub.requests(Method::POST, "feeds/_search");
         assert_eq!(searches.len(), 2);
@@ -815,6 +854,70 @@ mod transport {
             })
             .collect();
         assert_eq!(sizes, [2, 4]);
+    }
+
+    #[tokio::test]
+    async fn walks_drop_repeats_and_stop_on_pages_of_nothing_new() {
+        // Activities as the Python library wrote them: no `feed_id`, so each sorts after every
+        // id within its millisecond, and a page after one of them may start with it again.
+        // Activity `n` at second `at`.
+        let hit = |(n, at): (i64, i64)| {
+            let published = Utc.timestamp_opt(1_767_225_600 + at, 0).unwrap();
+            json!({
+                "_index": "feeds", "_id": format!("p{n:04}"), "_score": null,
+                "_source": {
+                    "published": published.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "type": "post",
+                    "actor": {"id": "mark", "type": "person"},
+                    "object": {"id": format!("p{n}"), "type": "post"},
+                    "embedding": [n as f32, 0.0]
+                },
+                "sort": [published.timestamp_millis(), null]
+            })
+        };
+        let answer = move |numbers: Vec<(i64, i64)>| json!({"hits": {"hits": numbers.into_iter().map(hit).collect::<Vec<_>>()}});
+        for stuck in [false, true] {
+            // Page one: 1,200 down to 200 (one more than a chunk); page two starts again at
+            // 200. When `stuck`, 1,001 activities share one second, and both pages are them.
+            let stub = Stub::start(Flavor::Elasticsearch, move |seen, _, _| {
+                (seen.path == "feeds/_search").then(|| {
+                    let first = seen.json()["search_after"].is_null();
+                    let numbers: Vec<(i64, i64)> = match (first, stuck) {
+                        (_, true) => (0..=1000).map(|n| (n, 200)).collect(),
+                        (true, false) => (200..=1200).rev().map(|n| (n, n)).collect(),
+                        (false, false) => (0..=200).rev().map(|n| (n, n)).collect(),
+                    };
+                    (200, answer(numbers))
+                })
+            })
+            .await;
+            let space =
+                elasticfeeds::EmbeddingSpace::new(2, elasticfeeds::Similarity::L2Norm).unwrap();
+            let manager = Manager::builder(&stub.url)
+                .cluster(quick())
+                .embeddings(space)
+                .open()
+                .await
+                .unwrap();
+            let query = elasticfeeds::FeedQuery::all()
+                .nearest(vec![200.0, 0.0], 3)
+                .unwrap();
+            let result = manager.backend().query(&query).await;
+            if stuck {
+                assert!(
+                    matches!(&result, Err(Error::Backend { source, .. }) if source.to_string().contains("migrate_feed_ids")),
+                    "{result:?}"
+                );
+            } else {
+                let ids: Vec<String> = result
+                    .unwrap()
+                    .hits
+                    .iter()
+                    .map(|h| h.activity.id().unwrap().to_owned())
+                    .collect();
+                assert_eq!(ids, ["p0200", "p0201", "p0199"], "p0200 once");
+            }
+        }
     }
 
     #[tokio::test]

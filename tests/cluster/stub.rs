@@ -46,6 +46,8 @@ impl Seen {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) mappings: HashMap<String, Value>,
+    /// Index settings as created (`settings.index`).
+    pub(crate) settings: HashMap<String, Value>,
     pub(crate) docs: HashMap<(String, String), Value>,
 }
 
@@ -311,6 +313,8 @@ fn default_answer(flavor: Flavor, seen: &Seen, state: &mut State) -> (u16, Value
             }
             let mappings = seen.json()["mappings"].clone();
             state.mappings.insert((*index).to_owned(), mappings);
+            let settings = seen.json()["settings"]["index"].clone();
+            state.settings.insert((*index).to_owned(), settings);
             (
                 200,
                 json!({"acknowledged": true, "shards_acknowledged": true, "index": index}),
@@ -322,6 +326,24 @@ fn default_answer(flavor: Flavor, seen: &Seen, state: &mut State) -> (u16, Value
             }
             state.docs.retain(|(i, _), _| i != index);
             (200, json!({"acknowledged": true}))
+        }
+        (&Method::GET, [index, "_settings"]) => {
+            // As Elasticsearch 9.2 answers with `include_defaults`: settings as strings, and
+            // the defaults of a new index, which leave vectors out of `_source`.
+            let Some(set) = state.settings.get(*index) else {
+                return (404, index_not_found(index));
+            };
+            let mut settings = json!({});
+            if let Some(exclude) = set.pointer("/mapping/exclude_source_vectors") {
+                settings["mapping"] = json!({"exclude_source_vectors": exclude.to_string()});
+            }
+            (
+                200,
+                json!({ *index: {
+                    "settings": {"index": settings},
+                    "defaults": {"index": {"mapping": {"exclude_source_vectors": "true"}}}
+                }}),
+            )
         }
         (&Method::GET, [index, "_mapping"]) => match state.mappings.get(*index) {
             Some(mappings) => (200, json!({ *index: {"mappings": mappings} })),
@@ -343,6 +365,10 @@ fn default_answer(flavor: Flavor, seen: &Seen, state: &mut State) -> (u16, Value
             (200, json!({"acknowledged": true}))
         }
         (&Method::POST, ["_bulk"]) => state.bulk(&seen.lines()),
+        (&Method::POST, [_, "_refresh"]) => (
+            200,
+            json!({"_shards": {"total": 2, "successful": 1, "failed": 0}}),
+        ),
         (&Method::POST, [index, "_mget"]) => {
             let ids = seen.json()["ids"].as_array().cloned().unwrap_or_default();
             let docs = ids

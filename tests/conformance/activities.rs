@@ -16,8 +16,11 @@ use super::{
 /// found by id (reads by id are real-time on every backend), and a batch written with
 /// [`Refresh::Wait`] through a handle is in the next feed read, whatever the store's default.
 pub async fn refresh_choices_store_alike(store: &dyn Store) {
-    let m = store.fresh().await;
-    let default = m.refresh();
+    let opened = store.fresh().await;
+    let default = opened.refresh();
+    // From the library's default (batches do not wait), whatever the test store opens with,
+    // so that only the handle below can make the batch visible.
+    let m = opened.with_refresh(Refresh::Auto);
     follow_at(&m, "reader", "mark", at(0)).await;
     let eager = m.with_refresh(Refresh::NoWait);
     assert_eq!(eager.refresh(), Refresh::NoWait);
@@ -27,6 +30,7 @@ pub async fn refresh_choices_store_alike(store: &dyn Store) {
     assert_eq!(m.get_activity("quick").await.unwrap(), quick);
 
     let waiting = m.with_refresh(Refresh::Wait);
+    assert_eq!(waiting.refresh(), Refresh::Wait);
     let batch = vec![
         post("b1", "mark", at(2 * SEC)),
         post("b2", "mark", at(3 * SEC)),
@@ -65,7 +69,12 @@ pub async fn refresh_choices_store_alike(store: &dyn Store) {
         "the waited batch and the waited links"
     );
     assert_eq!(feed_ids(&m, "other").await, ["b2", "b1"]);
-    assert_eq!(m.refresh(), default, "handles leave the manager as it was");
+    assert_eq!(
+        opened.refresh(),
+        default,
+        "handles leave the manager as it was"
+    );
+    assert_eq!(m.refresh(), Refresh::Auto);
 }
 
 /// An activity reads back exactly as it was written: entities, extras, verb, time to the

@@ -121,6 +121,24 @@ impl Padding {
         }
     }
 
+    /// This padding, or as much of it as fits the bucket limit: the recent-actor lists lose
+    /// theirs first, then the levels from the innermost out. A list without padding that comes
+    /// back full cannot be checked, and is reported unsure.
+    fn within_limit(&self, grouping: &Grouping) -> Padding {
+        let mut padding = self.clone();
+        if fits(grouping, &padding) {
+            return padding;
+        }
+        padding.recent = 0;
+        for i in (0..padding.levels.len()).rev() {
+            if fits(grouping, &padding) {
+                break;
+            }
+            padding.levels[i] = 0;
+        }
+        padding
+    }
+
     /// Twice as many buckets where the answer was unsure.
     pub(crate) fn widen(
         &self,
@@ -456,8 +474,9 @@ fn one_clause(rules: &[MatchRule], budget: usize) -> Result<Value> {
     Ok(any_of(clauses))
 }
 
-/// The score of a ranked query as a painless script computed in double precision, as every
-/// backend computes it, and returned as the hit's first sort value.
+/// The score of a ranked query as a painless script computed in double precision by the
+/// formula every backend uses (Java's `Math.pow` and Rust's `powf` may differ in the last
+/// bit), and returned as the hit's first sort value.
 ///
 /// The engines' own `_score` is a 32-bit float, and `function_score` sums or multiplies the
 /// scores of matching clauses rather than taking the best link's weight, so neither can give
@@ -698,13 +717,8 @@ fn grouped(
             max: MAX_GROUPS as u64,
         });
     }
-    // Near the bucket limit there is no room to pad: ties at a cut are then found unsure and
-    // reported (see `ClusterBackend::query`).
-    let padding = if fits(grouping, padding) {
-        padding.clone()
-    } else {
-        Padding::none(grouping)
-    };
+    // Near the bucket limit there is less room to pad (see `Padding::within_limit`).
+    let padding = padding.within_limit(grouping);
     let descending = query.order == Order::Desc;
     // A grouped page is bounded by time: everything strictly beyond the position.
     let mut bound_leaves = 0;

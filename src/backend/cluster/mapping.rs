@@ -18,7 +18,7 @@ pub(crate) const FORMAT: u64 = 1;
 pub(crate) struct Layout {
     pub(crate) shards: u32,
     pub(crate) replicas: u32,
-    /// `index.refresh_interval`, when not the engine's default (`"100ms"`).
+    /// `index.refresh_interval` (such as `"100ms"`), or `None` for the engine's default (1 s).
     pub(crate) refresh_interval: Option<String>,
     /// Set `index.mapping.exclude_source_vectors: false` (Elasticsearch 9.2 and later), so an
     /// activity's embedding is kept in `_source` and read back exactly as written.

@@ -38,7 +38,7 @@ mod nearest;
 mod parse;
 mod transport;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -321,6 +321,8 @@ fn doc_path(index: &str, id: &str) -> String {
 pub struct ClusterBackend {
     cluster: Cluster,
     engine: Engine,
+    /// The server's `(major, minor)` version.
+    version: (u32, u32),
     feeds: String,
     network: String,
     cursor_key: CursorKey,
@@ -411,6 +413,7 @@ impl ClusterBackend {
         let mut backend = ClusterBackend {
             cluster,
             engine: connection.engine,
+            version,
             feeds: names.feeds,
             network: names.network,
             cursor_key: CursorKey::generate()?,
@@ -491,6 +494,40 @@ impl ClusterBackend {
         self.adopt(requested).await
     }
 
+    /// Refuses a store with embeddings whose feeds index leaves vectors out of `_source`
+    /// (`index.mapping.exclude_source_vectors`, true by default for indices that Elasticsearch
+    /// 9.2 or later created, such as the Python library's): embeddings would silently read back
+    /// as missing, and vector queries find nothing.
+    async fn check_source_vectors(&self) -> Result<()> {
+        if self.engine != Engine::Elasticsearch || self.version < (9, 2) {
+            return Ok(());
+        }
+        let body = self
+            .cluster
+            .ok(
+                &Request::new(Method::Get, format!("{}/_settings", self.feeds))
+                    .param("include_defaults", "true"),
+            )
+            .await?;
+        // Keyed by the concrete index, which may differ from the name (an alias).
+        let index = body.as_object().and_then(|m| m.values().next());
+        let setting = |part: &str| {
+            index
+                .and_then(|i| i.pointer(&format!("/{part}/index/mapping/exclude_source_vectors")))
+                .map(|v| v == &json!("true") || v == &json!(true))
+        };
+        // Set explicitly, or else the default for the index's version.
+        if setting("settings").or_else(|| setting("defaults")) == Some(true) {
+            return Err(Error::NotAStore {
+                path: self.feeds.clone().into(),
+                reason: "the index leaves embeddings out of _source \
+                         (index.mapping.exclude_source_vectors is true), so they cannot be read \
+                         back; reindex it into one created by this library",
+            });
+        }
+        Ok(())
+    }
+
     /// Reads the store's metadata from the feeds index mapping, writing it first into an index
     /// that lacks it (one the Python library created): a cursor key, `feed_id` and `link_id`
     /// fields, and the embedding space if one is asked for.
@@ -516,6 +553,10 @@ impl ClusterBackend {
                 stored: stored_space.map_or_else(|| "none".to_owned(), |s| s.to_string()),
                 requested: requested.to_string(),
             });
+        }
+        // Before anything is recorded: a refused open changes nothing.
+        if stored_space.or(requested).is_some() {
+            self.check_source_vectors().await?;
         }
         let add_space = stored_space.is_none() && requested.is_some();
         if (meta.is_none() || add_space) && !self.read_only {
@@ -662,6 +703,15 @@ impl ClusterBackend {
                 200 => {
                     let source = &stored.body["_source"];
                     if source == body {
+                        // Written already, perhaps by a write that did not wait.
+                        if wait {
+                            self.cluster
+                                .ok(&Request::new(
+                                    Method::Post,
+                                    format!("{}/_refresh", self.feeds),
+                                ))
+                                .await?;
+                        }
                         return Ok(Ok(()));
                     }
                     let actor: Option<EntityKey> = serde_json::from_value(source["actor"].clone())
@@ -847,8 +897,9 @@ impl ClusterBackend {
             if wider == plan.padding || !compile::fits(&plan.grouping, &wider) {
                 return Err(Error::InvalidQuery {
                     reason: format!(
-                        "more groups tie at one millisecond at a size cut than a cluster can \
-                         order within {} buckets; ask for fewer groups",
+                        "a level (or recent-actor list) came back full, and checking that no \
+                         group left out ties with its last one needs more buckets than the \
+                         {} a cluster allows; ask for fewer groups",
                         crate::query::MAX_GROUPS
                     ),
                 });
@@ -867,6 +918,12 @@ impl ClusterBackend {
 
     /// Walks a feed newest first from its top, `chunk` activities per search, handing each
     /// page to `visit` until it answers `true` (done) or the feed ends.
+    ///
+    /// Each page starts after the previous page's last activity. Documents the Python library
+    /// wrote have no `feed_id` until [`ClusterBackend::migrate_feed_ids`] gives them one, so
+    /// they sort after every id within their millisecond and a page may start with activities
+    /// already seen: those are dropped, and a page of nothing new ends the walk with an error
+    /// rather than looping.
     async fn walk(
         &self,
         query: &FeedQuery,
@@ -878,6 +935,8 @@ impl ClusterBackend {
         walk.vector = None;
         walk.page.bound = None;
         walk.page.size = chunk;
+        // The last page's last millisecond, and the ids seen at it.
+        let mut edge: Option<(chrono::DateTime<chrono::Utc>, HashSet<String>)> = None;
         loop {
             let plan = match self.plan(&walk)? {
                 Plan::Empty => return Ok(()),
@@ -889,8 +948,34 @@ impl ClusterBackend {
                     ))
                 }
             };
-            let (hits, more) = self.flat(&plan).await?;
+            let (mut hits, more) = self.flat(&plan).await?;
             let last = hits.last().and_then(|hit| Position::of(&hit.activity));
+            if let Some((at, seen)) = &edge {
+                hits.retain(|hit| {
+                    hit.activity.published() != *at
+                        || !hit.activity.id().is_some_and(|id| seen.contains(id))
+                });
+                if hits.is_empty() && more {
+                    return Err(Error::backend(
+                        self.cluster.backend,
+                        "a page of the feed repeats the one before: activities without a \
+                         feed_id (written by the Python library) cannot be paged; run \
+                         ClusterBackend::migrate_feed_ids",
+                    ));
+                }
+            }
+            if let Some(position) = &last {
+                let mut seen = match edge.take() {
+                    Some((at, seen)) if at == position.published => seen,
+                    _ => HashSet::new(),
+                };
+                seen.extend(
+                    hits.iter()
+                        .filter(|hit| hit.activity.published() == position.published)
+                        .filter_map(|hit| hit.activity.id().map(str::to_owned)),
+                );
+                edge = Some((position.published, seen));
+            }
             if visit(hits)? {
                 return Ok(());
             }
@@ -927,9 +1012,10 @@ impl ClusterBackend {
             nearest.take(backend, hits).map(|()| false)
         })
         .await?;
+        let (hits, more) = nearest.finish();
         Ok(FeedResult {
-            hits: nearest.finish(),
-            more: false,
+            hits,
+            more,
             groups: Vec::new(),
         })
     }
@@ -1208,7 +1294,10 @@ impl FeedBackend for ClusterBackend {
                     200..=299 => Ok(()),
                     409 => {
                         let given = activities[*slots.last().unwrap_or(&first)].actor().key();
-                        self.settle(&ids[first], given, &body, wait).await?
+                        // A cluster failure here is this item's: the others are written.
+                        self.settle(&ids[first], given, &body, wait)
+                            .await
+                            .unwrap_or_else(Err)
                     }
                     _ => Err(self.cluster.refused(&reply)),
                 };

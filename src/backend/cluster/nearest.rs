@@ -28,6 +28,8 @@ pub(crate) struct Nearest<'q> {
     scorer: Scorer<'q>,
     k: usize,
     best: Vec<(f64, Hit)>,
+    /// How many activities with an embedding competed.
+    competitors: usize,
 }
 
 /// Best first: the higher score, then the newer activity, then the higher id.
@@ -45,6 +47,7 @@ impl<'q> Nearest<'q> {
             scorer: space.scorer(vector),
             k,
             best: Vec::with_capacity(2 * k + 1),
+            competitors: 0,
         }
     }
 
@@ -71,6 +74,7 @@ impl<'q> Nearest<'q> {
                 return Err(Error::backend(backend, "a stored embedding scores NaN"));
             }
             self.best.push((score, hit));
+            self.competitors += 1;
         }
         // Keep memory at a few pages' worth, whatever the walk reads.
         if self.best.len() > 2 * self.k {
@@ -80,17 +84,20 @@ impl<'q> Nearest<'q> {
         Ok(())
     }
 
-    /// The nearest `k`, best first, each with its score.
-    pub(crate) fn finish(mut self) -> Vec<Hit> {
+    /// The nearest `k`, best first, each with its score, and whether more competed (as on
+    /// the embedded backend; a vector query still has one page).
+    pub(crate) fn finish(mut self) -> (Vec<Hit>, bool) {
         self.best.sort_unstable_by(order);
         self.best.truncate(self.k);
-        self.best
+        let hits = self
+            .best
             .into_iter()
             .map(|(score, hit)| Hit {
                 score: Some(score),
                 ..hit
             })
-            .collect()
+            .collect();
+        (hits, self.competitors > self.k)
     }
 }
 
@@ -141,8 +148,9 @@ mod tests {
         ] {
             nearest.take("elasticsearch", page).unwrap();
         }
-        let found: Vec<(String, Option<f64>)> = nearest
-            .finish()
+        let (found, more) = nearest.finish();
+        assert!(more, "five competed for three places");
+        let found: Vec<(String, Option<f64>)> = found
             .into_iter()
             .map(|h| (h.activity.id().unwrap().to_owned(), h.score))
             .collect();

@@ -1068,6 +1068,70 @@ fn ties_at_a_size_cut_are_ordered_by_edge_id_or_reported_unsure() {
 }
 
 #[test]
+fn ascending_ties_and_recent_actor_ties_are_checked_too() {
+    // Oldest first: a level's edge is its oldest activity, ties go to the lower id.
+    let query = FeedQuery::network(&network())
+        .order(Order::Asc)
+        .group_by([(GroupKey::Verb, 1)], 1)
+        .unwrap();
+    let Plan::Grouped(grouped) = plan(&query).unwrap() else {
+        panic!("grouped")
+    };
+    assert_eq!(
+        grouped.body["aggs"]["groups"]["aggs"]["edge"],
+        json!({"min": {"field": "published"}})
+    );
+    let answer = |buckets: Vec<Value>| json!({"aggregations": {"groups": {"buckets": buckets}}});
+    let (result, unsure) = parse::groups(
+        "opensearch",
+        &grouped,
+        &answer(vec![
+            verb_bucket("add", "m", 1000),
+            verb_bucket("like", "b", 1000),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        result.groups[0].value.to_string(),
+        "like",
+        "the lower edge id"
+    );
+    assert_eq!(unsure.levels, [true]);
+    let (_, unsure) = parse::groups(
+        "opensearch",
+        &grouped,
+        &answer(vec![
+            verb_bucket("add", "m", 1000),
+            verb_bucket("like", "b", 2000),
+        ]),
+    )
+    .unwrap();
+    assert!(!unsure.any(), "the extra bucket is newer: sure");
+
+    // Recent actors: two asked for one kept; a tie at the cut goes to the higher edge id.
+    let mut query = FeedQuery::network(&network())
+        .group_by([(GroupKey::Verb, 5)], 1)
+        .unwrap();
+    query.grouping.as_mut().unwrap().metrics = vec![Metric::RecentActors(1)];
+    let Plan::Grouped(grouped) = plan(&query).unwrap() else {
+        panic!("grouped")
+    };
+    let actor = |id: &str, edge: &str| {
+        json!({
+            "key": ["person", id], "doc_count": 1,
+            "edge": {"value": 1000.0},
+            "edge_hit": {"hits": {"hits": [{"_id": edge, "sort": [1000, edge]}]}}
+        })
+    };
+    let mut bucket = verb_bucket("add", "z", 1000);
+    bucket["recent_actors"] = json!({"buckets": [actor("ann", "a"), actor("bob", "z")]});
+    let (result, unsure) = parse::groups("opensearch", &grouped, &answer(vec![bucket])).unwrap();
+    let recent = result.groups[0].recent_actors.as_ref().unwrap();
+    assert_eq!(recent[0].id, "bob");
+    assert!(unsure.recent && !unsure.levels[0], "{unsure:?}");
+}
+
+#[test]
 fn connection_strings() {
     let options = crate::backend::cluster::ClusterOptions::default;
     let c = Connection::parse("http://localhost:9200", options()).unwrap();

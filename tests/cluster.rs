@@ -57,6 +57,16 @@ async fn open(stub: &Stub, flavor: Flavor) -> Result<Manager> {
         .await
 }
 
+/// An Elasticsearch store on `stub` holding embeddings of two dimensions compared by L2 norm.
+async fn open_l2(stub: &Stub) -> Result<Manager> {
+    let space = elasticfeeds::EmbeddingSpace::new(2, elasticfeeds::Similarity::L2Norm)?;
+    Manager::builder(&stub.url)
+        .cluster(quick())
+        .embeddings(space)
+        .open()
+        .await
+}
+
 fn post(id: &str, actor: &str) -> Activity {
     Activity::new(
         "post",
@@ -766,13 +776,7 @@ mod transport {
             })
         })
         .await;
-        let space = elasticfeeds::EmbeddingSpace::new(2, elasticfeeds::Similarity::L2Norm).unwrap();
-        let manager = Manager::builder(&stub.url)
-            .cluster(quick())
-            .embeddings(space)
-            .open()
-            .await
-            .unwrap();
+        let manager = open_l2(&stub).await.unwrap();
         // Nearest to [3.5, 0]: h3 and h4 tie at distance 0.5 (h4 is newer first), then h5 and
         // h2 tie at 1.5 (h5 is newer).
         let query = elasticfeeds::FeedQuery::all()
@@ -891,14 +895,7 @@ mod transport {
                 })
             })
             .await;
-            let space =
-                elasticfeeds::EmbeddingSpace::new(2, elasticfeeds::Similarity::L2Norm).unwrap();
-            let manager = Manager::builder(&stub.url)
-                .cluster(quick())
-                .embeddings(space)
-                .open()
-                .await
-                .unwrap();
+            let manager = open_l2(&stub).await.unwrap();
             let query = elasticfeeds::FeedQuery::all()
                 .nearest(vec![200.0, 0.0], 3)
                 .unwrap();

@@ -478,6 +478,28 @@ mod transport {
     }
 
     #[tokio::test]
+    async fn a_short_msearch_answer_is_an_error_not_a_panic() {
+        // Two identity searches sent, one answered.
+        let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| {
+            (seen.path == "network/_msearch").then(|| {
+                let one = json!({
+                    "status": 200,
+                    "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}
+                });
+                (200, json!({"took": 1, "responses": [one]}))
+            })
+        })
+        .await;
+        let manager = open(&stub, Flavor::OpenSearch).await.unwrap();
+        let link = |id: &str| {
+            Link::new("carlos", "follow", LinkTarget::actor(id, "person").unwrap()).unwrap()
+        };
+        let result = manager.add_links(vec![link("mark"), link("ana")]).await;
+        assert!(matches!(result, Err(Error::Backend { .. })), "{result:?}");
+        assert_eq!(stub.doc_count("network"), 0, "nothing written");
+    }
+
+    #[tokio::test]
     async fn refresh_is_chosen_per_call() {
         let stub = Stub::start(Flavor::OpenSearch, |seen, _, _| stub::no_python_links(seen)).await;
         let manager = open(&stub, Flavor::OpenSearch).await.unwrap();

@@ -799,6 +799,17 @@ impl ClusterBackend {
             .get("responses")
             .and_then(Value::as_array)
             .ok_or_else(|| Error::backend(self.cluster.backend, "an msearch without responses"))?;
+        // Callers index the answers by search: one missing is an error, never a panic.
+        if responses.len() != bodies.len() {
+            return Err(Error::backend(
+                self.cluster.backend,
+                format!(
+                    "an msearch of {} searches answered {}",
+                    bodies.len(),
+                    responses.len()
+                ),
+            ));
+        }
         responses
             .iter()
             .map(|r| {

@@ -520,9 +520,9 @@ impl ClusterBackend {
         if setting("settings").or_else(|| setting("defaults")) == Some(true) {
             return Err(Error::NotAStore {
                 path: self.feeds.clone().into(),
-                reason: "the index leaves embeddings out of _source \
-                         (index.mapping.exclude_source_vectors is true), so they cannot be read \
-                         back; reindex it into one created by this library",
+                reason: "the index leaves embeddings out of _source by default \
+                         (index.mapping.exclude_source_vectors is true), and this library reads \
+                         them from _source; reindex it into an index this library creates",
             });
         }
         Ok(())

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 /// interval per batch, which is why batches do not wait by default.
 ///
 /// The embedded backend commits every write before it returns, so there a write is always
-/// visible to the next read, whatever this says. Removing an actor's everything
-/// ([`Manager::erase_actor`](crate::Manager::erase_actor)) always refreshes.
+/// visible to the next read, whatever this says. Erasing an actor
+/// ([`Manager::erase_actor`](crate::Manager::erase_actor)) always refreshes, on every backend.
 ///
 /// Set the default with [`ManagerBuilder::refresh`](crate::ManagerBuilder::refresh), or per call
 /// through a handle from [`Manager::with_refresh`](crate::Manager::with_refresh):

@@ -37,25 +37,18 @@ pub async fn refresh_choices_store_alike(store: &dyn Store) {
     ];
     let stored = waiting.add_activities(batch).await.unwrap();
     assert!(stored.iter().all(Result::is_ok), "{stored:?}");
+    let follow = |user: &str, followed: &str| {
+        Link::new(
+            user,
+            "follow",
+            LinkTarget::actor(followed, "person").unwrap(),
+        )
+        .unwrap()
+        .linked_at(at(0))
+        .unwrap()
+    };
     let links = waiting
-        .add_links(vec![
-            Link::new(
-                "reader",
-                "follow",
-                LinkTarget::actor("ana", "person").unwrap(),
-            )
-            .unwrap()
-            .linked_at(at(0))
-            .unwrap(),
-            Link::new(
-                "other",
-                "follow",
-                LinkTarget::actor("mark", "person").unwrap(),
-            )
-            .unwrap()
-            .linked_at(at(0))
-            .unwrap(),
-        ])
+        .add_links(vec![follow("reader", "ana"), follow("other", "mark")])
         .await
         .unwrap();
     assert!(links.iter().all(Result::is_ok), "{links:?}");

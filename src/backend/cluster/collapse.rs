@@ -68,28 +68,8 @@ impl Collapse {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::activity::{Activity, Actor, Object};
-
-    fn hit(id: &str, actor: &str, second: i64) -> Hit {
-        let published = Utc.timestamp_opt(1_767_225_600 + second, 0).unwrap();
-        let activity = Activity::new(
-            "post",
-            Actor::new(actor, "person").unwrap(),
-            Object::new(id, "post").unwrap(),
-        )
-        .unwrap()
-        .with_id(id)
-        .unwrap()
-        .published_at(published)
-        .unwrap();
-        Hit {
-            activity,
-            score: None,
-        }
-    }
+    use crate::backend::cluster::test_hit as hit;
 
     fn ids(hits: &[Hit]) -> Vec<&str> {
         hits.iter().map(|h| h.activity.id().unwrap()).collect()

@@ -19,8 +19,8 @@
 //!
 //! # Reads
 //! - Flat and grouped feeds compile to one search (or one `_msearch`), see `compile`.
-//! - Ranked feeds sort by a painless score script computed in double precision, so scores and
-//!   their order are those of every other backend; the script runs for every document the
+//! - Ranked feeds sort by a painless score script computed in double precision by the formula
+//!   every backend uses (see `compile::SCORE_SCRIPT`); the script runs for every document the
 //!   network reaches.
 //! - Collapse walks the feed from its top in pages of [`collapse::CHUNK`] and keeps the
 //!   newest activity of each value client-side (see `collapse`).
@@ -946,19 +946,21 @@ impl ClusterBackend {
         walk.vector = None;
         walk.page.bound = None;
         walk.page.size = chunk;
+        // Compiled once (a large network is thousands of clauses); each page then only moves
+        // its `search_after`. Collapse and vector queries read newest first, by recency.
+        let mut plan = match self.plan(&walk)? {
+            Plan::Empty => return Ok(()),
+            Plan::Flat(plan) if plan.older && !plan.reverse && !plan.ranked => plan,
+            _ => {
+                return Err(Error::backend(
+                    self.cluster.backend,
+                    "a walk compiled to something other than a newest-first feed",
+                ))
+            }
+        };
         // The last page's last millisecond, and the ids seen at it.
         let mut edge: Option<(chrono::DateTime<chrono::Utc>, HashSet<String>)> = None;
         loop {
-            let plan = match self.plan(&walk)? {
-                Plan::Empty => return Ok(()),
-                Plan::Flat(plan) => plan,
-                Plan::Grouped(_) => {
-                    return Err(Error::backend(
-                        self.cluster.backend,
-                        "a walk compiled to groups",
-                    ))
-                }
-            };
             let (mut hits, more) = self.flat(&plan).await?;
             let last = hits.last().and_then(|hit| Position::of(&hit.activity));
             if let Some((at, seen)) = &edge {
@@ -991,7 +993,12 @@ impl ClusterBackend {
                 return Ok(());
             }
             match last {
-                Some(position) if more => walk.page.bound = Some(Bound::OlderThan(position)),
+                Some(position) if more => {
+                    let after = compile::search_after(&position);
+                    for search in &mut plan.searches {
+                        search["search_after"] = after.clone();
+                    }
+                }
                 _ => return Ok(()),
             }
         }
@@ -1156,8 +1163,7 @@ fn link_document(link: &Link) -> Result<Value> {
 }
 
 /// Checks that the server answers and is the engine the connection names, in a version this
-/// build speaks.
-/// Checks the server's engine and version, and returns its `(major, minor)` version.
+/// build speaks, and returns its `(major, minor)` version.
 async fn check_server(cluster: &Cluster, engine: Engine) -> Result<(u32, u32)> {
     let info = cluster.ok(&Request::new(Method::Get, "")).await?;
     let version = info
@@ -1304,7 +1310,8 @@ impl FeedBackend for ClusterBackend {
                 let outcome = match reply.status {
                     200..=299 => Ok(()),
                     409 => {
-                        let given = activities[*slots.last().unwrap_or(&first)].actor().key();
+                        // Every slot of an item is the same id of the same actor.
+                        let given = activities[first].actor().key();
                         // A cluster failure here is this item's: the others are written.
                         self.settle(&ids[first], given, &body, wait)
                             .await
@@ -1588,3 +1595,28 @@ impl FeedBackend for ClusterBackend {
 
 #[cfg(test)]
 mod tests;
+
+/// A hit of a `post` of `id` by `person:actor`, published `second` seconds after
+/// 2026-01-01T00:00:00Z, for the unit tests of the client-side readers.
+#[cfg(test)]
+pub(crate) fn test_hit(id: &str, actor: &str, second: i64) -> Hit {
+    use chrono::TimeZone;
+    let activity = Activity::new(
+        "post",
+        crate::activity::Actor::new(actor, "person").unwrap(),
+        crate::activity::Object::new(id, "post").unwrap(),
+    )
+    .unwrap()
+    .with_id(id)
+    .unwrap()
+    .published_at(
+        chrono::Utc
+            .timestamp_opt(1_767_225_600 + second, 0)
+            .unwrap(),
+    )
+    .unwrap();
+    Hit {
+        activity,
+        score: None,
+    }
+}

@@ -103,30 +103,16 @@ impl<'q> Nearest<'q> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::activity::{Activity, Actor, Object};
+    use crate::backend::cluster::test_hit;
     use crate::embedding::Similarity;
 
     fn hit(id: &str, second: i64, embedding: Option<Vec<f32>>) -> Hit {
-        let mut activity = Activity::new(
-            "post",
-            Actor::new("mark", "person").unwrap(),
-            Object::new(id, "post").unwrap(),
-        )
-        .unwrap()
-        .with_id(id)
-        .unwrap()
-        .published_at(Utc.timestamp_opt(1_767_225_600 + second, 0).unwrap())
-        .unwrap();
+        let mut hit = test_hit(id, "mark", second);
         if let Some(embedding) = embedding {
-            activity = activity.with_embedding(embedding).unwrap();
+            hit.activity = hit.activity.with_embedding(embedding).unwrap();
         }
-        Hit {
-            activity,
-            score: None,
-        }
+        hit
     }
 
     #[test]

@@ -1082,30 +1082,21 @@ fn ascending_ties_and_recent_actor_ties_are_checked_too() {
         json!({"min": {"field": "published"}})
     );
     let answer = |buckets: Vec<Value>| json!({"aggregations": {"groups": {"buckets": buckets}}});
-    let (result, unsure) = parse::groups(
-        "opensearch",
-        &grouped,
-        &answer(vec![
+    let oldest_at = |like_ms: i64| {
+        let buckets = vec![
             verb_bucket("add", "m", 1000),
-            verb_bucket("like", "b", 1000),
-        ]),
-    )
-    .unwrap();
+            verb_bucket("like", "b", like_ms),
+        ];
+        parse::groups("opensearch", &grouped, &answer(buckets)).unwrap()
+    };
+    let (result, unsure) = oldest_at(1000);
     assert_eq!(
         result.groups[0].value.to_string(),
         "like",
         "the lower edge id"
     );
     assert_eq!(unsure.levels, [true]);
-    let (_, unsure) = parse::groups(
-        "opensearch",
-        &grouped,
-        &answer(vec![
-            verb_bucket("add", "m", 1000),
-            verb_bucket("like", "b", 2000),
-        ]),
-    )
-    .unwrap();
+    let (_, unsure) = oldest_at(2000);
     assert!(!unsure.any(), "the extra bucket is newer: sure");
 
     // Recent actors: two asked for one kept; a tie at the cut goes to the higher edge id.

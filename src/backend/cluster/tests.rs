@@ -888,19 +888,7 @@ fn reads_grouped_responses_in_feed_order() {
     let Plan::Grouped(grouped) = plan(&query).unwrap() else {
         panic!("grouped")
     };
-    let hit = |id: &str, ms: i64| {
-        json!({
-            "_index": "feeds", "_id": id, "_score": null,
-            "_source": {
-                "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
-                "type": "add",
-                "actor": {"id": "mark", "type": "person"},
-                "object": {"id": "o", "type": "post"},
-                "feed_id": id
-            },
-            "sort": [ms, id]
-        })
-    };
+    let hit = |id: &str, ms: i64| stored_hit(id, "add", ms, json!([ms, id]));
     // Two verbs whose newest activities share a millisecond: the engine ordered them by key
     // ("add" < "like"); the feed orders them by the newest activity's id ("z" after "a").
     let response = json!({
@@ -965,19 +953,7 @@ fn ranked_group_limit_keeps_groups_by_their_edge_not_their_best_hit() {
     let Plan::Grouped(grouped) = plan(&query).unwrap() else {
         panic!("grouped")
     };
-    let hit = |id: &str, ms: i64, score: f64| {
-        json!({
-            "_index": "feeds", "_id": id, "_score": null,
-            "_source": {
-                "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
-                "type": "add",
-                "actor": {"id": "mark", "type": "person"},
-                "object": {"id": "o", "type": "post"},
-                "feed_id": id
-            },
-            "sort": [score, ms, id]
-        })
-    };
+    let hit = |id: &str, ms: i64, score: f64| stored_hit(id, "add", ms, json!([score, ms, id]));
     // Both groups' newest activities share a millisecond; "like" has the higher edge id ("z")
     // but the lower best hit ("b", older and heavier).
     let bucket = |key: &str, edge: &str, best: Value| {
@@ -1008,17 +984,26 @@ fn verb_bucket(key: &str, edge: &str, ms: i64) -> Value {
         "key": key, "doc_count": 1,
         "edge": {"value": ms as f64},
         "edge_hit": {"hits": {"hits": [{"_id": edge, "sort": [ms, edge]}]}},
-        "hits": {"hits": {"total": {"value": 1, "relation": "eq"}, "hits": [{
-            "_index": "feeds", "_id": edge, "_score": null,
-            "_source": {
-                "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
-                "type": key,
-                "actor": {"id": "mark", "type": "person"},
-                "object": {"id": "o", "type": "post"},
-                "feed_id": edge
-            },
-            "sort": [ms, edge]
-        }]}}
+        "hits": {"hits": {
+            "total": {"value": 1, "relation": "eq"},
+            "hits": [stored_hit(edge, key, ms, json!([ms, edge]))]
+        }}
+    })
+}
+
+/// A search hit as the engines return it: mark's `verb` of `o`, published at `ms`, with these
+/// sort values.
+fn stored_hit(id: &str, verb: &str, ms: i64, sort: Value) -> Value {
+    json!({
+        "_index": "feeds", "_id": id, "_score": null,
+        "_source": {
+            "published": Utc.timestamp_millis_opt(ms).unwrap().to_rfc3339(),
+            "type": verb,
+            "actor": {"id": "mark", "type": "person"},
+            "object": {"id": "o", "type": "post"},
+            "feed_id": id
+        },
+        "sort": sort
     })
 }
 

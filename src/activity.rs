@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDateTime, SubsecRound, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SubsecRound, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -153,7 +153,24 @@ entity!(
 
 /// Formats a timestamp the way every backend stores it: RFC 3339, UTC, milliseconds.
 pub(crate) fn format_timestamp(ts: &DateTime<Utc>) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // Integer formatting: chrono's `format` parses its pattern on every call, which showed in
+    // bulk writes. Stored times are in years 1 to 9999 (see `storable_timestamp`).
+    format!(
+        "{}T{}.{:03}Z",
+        format_date(ts),
+        format_time(ts),
+        ts.timestamp_subsec_millis()
+    )
+}
+
+/// `YYYY-MM-DD` (UTC).
+fn format_date(ts: &DateTime<Utc>) -> String {
+    format!("{:04}-{:02}-{:02}", ts.year(), ts.month(), ts.day())
+}
+
+/// `HH:MM:SS` (UTC).
+fn format_time(ts: &DateTime<Utc>) -> String {
+    format!("{:02}:{:02}:{:02}", ts.hour(), ts.minute(), ts.second())
 }
 
 /// Parses a stored timestamp: RFC 3339 with any offset, a zone-less ISO time (which Elasticsearch
@@ -205,8 +222,8 @@ pub(crate) fn storable_timestamp(field: &'static str, ts: DateTime<Utc>) -> Resu
 /// assert!(activity.id().is_none()); // the store assigns one unless you give it
 /// # Ok::<(), elasticfeeds::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ActivityDoc", into = "ActivityDoc")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "ActivityDoc")]
 pub struct Activity {
     id: Option<String>,
     verb: String,
@@ -344,23 +361,18 @@ impl Activity {
         self.extra.as_ref()
     }
 
+    #[cfg_attr(not(any(feature = "embedded", feature = "cluster")), allow(dead_code))]
     pub(crate) fn set_id(&mut self, id: String) {
         self.id = Some(id);
     }
 }
 
-/// The stored document, field for field as the Python library writes it.
-#[derive(Serialize, Deserialize)]
+/// The stored document, field for field as the Python library writes it, as read back (the
+/// calendar fields are derived from `published`, so they are not read; see [`ActivityDocRef`]
+/// for the written form).
+#[derive(Deserialize)]
 struct ActivityDoc {
     published: Value,
-    #[serde(default, skip_deserializing)]
-    published_date: String,
-    #[serde(default, skip_deserializing)]
-    published_time: String,
-    #[serde(default, skip_deserializing)]
-    published_year: i32,
-    #[serde(default, skip_deserializing)]
-    published_month: u32,
     #[serde(rename = "type")]
     verb: String,
     actor: Actor,
@@ -377,23 +389,53 @@ struct ActivityDoc {
     feed_id: Option<String>,
 }
 
-impl From<Activity> for ActivityDoc {
-    fn from(a: Activity) -> Self {
-        ActivityDoc {
-            published: Value::String(format_timestamp(&a.published)),
-            published_date: a.published.format("%Y-%m-%d").to_string(),
-            published_time: a.published.format("%H:%M:%S").to_string(),
-            published_year: a.published.year(),
-            published_month: a.published.month(),
-            verb: a.verb,
-            actor: a.actor,
-            object: a.object,
-            origin: a.origin,
-            target: a.target,
-            extra: a.extra,
-            embedding: a.embedding,
-            feed_id: a.id,
+/// The stored document as written: [`ActivityDoc`]'s fields, borrowed from the activity (every
+/// stored activity is serialised once; cloning it first cost as much as the JSON).
+#[derive(Serialize)]
+struct ActivityDocRef<'a> {
+    published: String,
+    published_date: String,
+    published_time: String,
+    published_year: i32,
+    published_month: u32,
+    #[serde(rename = "type")]
+    verb: &'a str,
+    actor: &'a Actor,
+    object: &'a Object,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'a Origin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedding: Option<&'a [f32]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed_id: Option<&'a str>,
+}
+
+impl Serialize for Activity {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let published = &self.published;
+        ActivityDocRef {
+            published: format_timestamp(published),
+            published_date: format_date(published),
+            published_time: format_time(published),
+            published_year: published.year(),
+            published_month: published.month(),
+            verb: &self.verb,
+            actor: &self.actor,
+            object: &self.object,
+            origin: self.origin.as_ref(),
+            target: self.target.as_ref(),
+            extra: self.extra.as_ref(),
+            embedding: self.embedding.as_deref(),
+            feed_id: self.id.as_deref(),
         }
+        .serialize(serializer)
     }
 }
 

@@ -78,7 +78,7 @@ impl<'a> FeedContext<'a> {
 
     /// The reader.
     pub fn user(&self) -> &'a str {
-        &self.network.user
+        self.network.user()
     }
 
     /// Seals paging state into a cursor that only this reader's feed with the same `binding`

@@ -344,15 +344,7 @@ impl Manager {
                     .check("embedding", embedding)?;
             }
         }
-        let activities = activities
-            .into_iter()
-            .map(|mut a| {
-                if a.id().is_none() {
-                    a.set_id(uuid::Uuid::new_v4().to_string());
-                }
-                a
-            })
-            .collect();
+        // The backend gives activities without an id a new one: it knows no lookup is needed.
         self.backend.put_activities(activities, self.refresh).await
     }
 
@@ -475,7 +467,7 @@ impl Manager {
     /// How many links a user has made (follows, watches and any other type).
     pub async fn following_count(&self, user: &str) -> Result<u64> {
         validate::id("user", user)?;
-        Ok(self.backend.network(user, 0).await?.total)
+        Ok(self.backend.network(user, 0).await?.total())
     }
 
     // ----- reads ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 //! of the same entity are two links, and weight, time and extra are not part of the identity.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -395,22 +396,165 @@ impl TryFrom<LinkDoc> for Link {
 }
 
 /// A user's links, newest first, as loaded for a feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Cheap to clone. A backend may keep the links in its own compact form and make them into
+/// [`Link`]s only when asked ([`Network::links`]): a feed read needs each link's class, entity,
+/// time and weight, and the embedded backend reads those from columns without building a
+/// string per link, which is what keeps a 5,000-link network cheap to read.
+///
+/// ```
+/// use elasticfeeds::{Link, LinkTarget, Network};
+///
+/// let follow = Link::new("carlos", "follow", LinkTarget::actor("mark", "person")?)?;
+/// let network = Network::new("carlos", vec![follow.clone()], 3);
+/// assert_eq!((network.len(), network.total(), network.left_out()), (1, 3, 2));
+/// assert_eq!(network.links()?, [follow]);
+/// # Ok::<(), elasticfeeds::Error>(())
+/// ```
+#[derive(Clone)]
 pub struct Network {
-    /// Whose network this is.
-    pub user: String,
-    /// The links, newest first, at most the manager's `max_link_size`.
-    pub links: Vec<Link>,
-    /// How many links the user has in all.
-    pub total: u64,
+    user: String,
+    links: Links,
+    total: u64,
+}
+
+/// Where a network's links are: made in memory, or kept by a backend.
+#[derive(Clone)]
+pub(crate) enum Links {
+    Owned(Arc<[Link]>),
+    Stored(Arc<dyn StoredLinks>),
+}
+
+/// Links a backend keeps in its own form, made into [`Link`]s only when asked.
+pub(crate) trait StoredLinks: fmt::Debug + Send + Sync + 'static {
+    /// How many links there are.
+    fn len(&self) -> usize;
+    /// The class of link `i` (without making the link).
+    fn class(&self, i: usize) -> LinkClass;
+    /// Every link, in order.
+    fn links(&self) -> Result<Vec<Link>>;
+    /// The backend's own type, for the backend that made it.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl Network {
+    /// A network of links made in memory (newest first, as a backend would load them), of a
+    /// user who has `total` links in all.
+    pub fn new(user: impl Into<String>, links: Vec<Link>, total: u64) -> Network {
+        Network {
+            user: user.into(),
+            links: Links::Owned(links.into()),
+            total,
+        }
+    }
+
+    /// A network whose links a backend keeps.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn stored(user: String, links: Arc<dyn StoredLinks>, total: u64) -> Network {
+        Network {
+            user,
+            links: Links::Stored(links),
+            total,
+        }
+    }
+
+    /// Whose network this is.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// How many links the user has in all.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// How many links were loaded (at most the manager's `max_link_size`).
+    pub fn len(&self) -> usize {
+        match &self.links {
+            Links::Owned(links) => links.len(),
+            Links::Stored(links) => links.len(),
+        }
+    }
+
+    /// Whether no link was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The links, newest first. Links a backend keeps are read from the store now; that can
+    /// fail only if the store's files are damaged.
+    pub fn links(&self) -> Result<Vec<Link>> {
+        match &self.links {
+            Links::Owned(links) => Ok(links.to_vec()),
+            Links::Stored(links) => links.links(),
+        }
+    }
+
     /// How many of the user's (oldest) links were not loaded because of `max_link_size`.
     ///
     /// A feed built from this network reports the same number: links are never dropped silently.
     pub fn left_out(&self) -> u64 {
-        self.total.saturating_sub(self.links.len() as u64)
+        self.total.saturating_sub(self.len() as u64)
+    }
+
+    pub(crate) fn link_store(&self) -> &Links {
+        &self.links
+    }
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Network");
+        out.field("user", &self.user).field("total", &self.total);
+        match &self.links {
+            Links::Owned(links) => out.field("links", links),
+            Links::Stored(links) => out.field("links", links),
+        };
+        out.finish()
+    }
+}
+
+impl PartialEq for Network {
+    /// Equal users, totals and links (links a backend keeps are read to compare them; a
+    /// network whose links cannot be read equals none).
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user
+            && self.total == other.total
+            && self.len() == other.len()
+            && matches!((self.links(), other.links()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+/// A network as it is serialised: its links in full.
+#[derive(Serialize, Deserialize)]
+struct NetworkDoc {
+    user: String,
+    links: Vec<Link>,
+    total: u64,
+}
+
+impl Serialize for Network {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let links = self.links().map_err(serde::ser::Error::custom)?;
+        NetworkDoc {
+            user: self.user.clone(),
+            links,
+            total: self.total,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let doc = NetworkDoc::deserialize(deserializer)?;
+        Ok(Network::new(doc.user, doc.links, doc.total))
     }
 }
 

@@ -25,6 +25,7 @@
 //! is valid on all.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activity::{storable_timestamp, Activity, EntityKey};
 use crate::error::{Error, Result};
-use crate::network::{LinkClass, Network};
+use crate::network::{Link, LinkClass, Links, Network, StoredLinks};
 use crate::validate;
 
 /// The largest page (the engines' default `index.max_result_window`).
@@ -252,12 +253,199 @@ impl EntityFilter {
     }
 }
 
+impl MatchRule {
+    /// The rule a link makes: its class, entity, time and weight.
+    pub fn of(link: &Link) -> MatchRule {
+        MatchRule {
+            class: link.target().class,
+            entity: link.target().entity(),
+            since: link.linked(),
+            weight: link.weight(),
+        }
+    }
+}
+
+/// The rules of a network feed: one [`MatchRule`] per link. Cheap to clone.
+///
+/// Made from a [`Network`] ([`Rules::of`], which [`FeedQuery::network`] calls), the rules share
+/// the network's links, so a backend that keeps links in its own compact form (the embedded
+/// backend) reads a feed without making a [`MatchRule`] per link. Made from a list
+/// ([`Rules::new`]), they are those rules.
+///
+/// Serialised, compared and debugged as the list of rules.
+///
+/// ```
+/// use elasticfeeds::query::{MatchRule, Rules};
+/// use elasticfeeds::{Link, LinkClass, LinkTarget, Network};
+///
+/// let follow = Link::new("carlos", "follow", LinkTarget::actor("mark", "person")?)?;
+/// let watch = Link::new("carlos", "watch", LinkTarget::object("p1", "post")?)?;
+/// let network = Network::new("carlos", vec![follow.clone(), watch], 2);
+/// let follows = Rules::of(&network).only(LinkClass::Actor);
+/// assert_eq!(follows.len(), 1);
+/// assert_eq!(follows.to_vec()?, [MatchRule::of(&follow)]);
+/// # Ok::<(), elasticfeeds::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Rules(RulesRepr);
+
+#[derive(Clone)]
+enum RulesRepr {
+    Owned(Arc<[MatchRule]>),
+    /// The links of a network a backend keeps, those of class `only` if set.
+    Stored {
+        links: Arc<dyn StoredLinks>,
+        only: Option<LinkClass>,
+        len: usize,
+    },
+}
+
+impl Rules {
+    /// These rules.
+    pub fn new(rules: Vec<MatchRule>) -> Rules {
+        Rules(RulesRepr::Owned(rules.into()))
+    }
+
+    /// One rule per link of `network`, sharing its links.
+    pub fn of(network: &Network) -> Rules {
+        match network.link_store() {
+            Links::Owned(links) => Rules::new(links.iter().map(MatchRule::of).collect()),
+            Links::Stored(links) => Rules(RulesRepr::Stored {
+                len: links.len(),
+                links: Arc::clone(links),
+                only: None,
+            }),
+        }
+    }
+
+    /// Only the rules of this class: follows of actors, or watches of objects.
+    pub fn only(self, class: LinkClass) -> Rules {
+        match self.0 {
+            RulesRepr::Owned(rules) => Rules::new(
+                rules
+                    .iter()
+                    .filter(|rule| rule.class == class)
+                    .cloned()
+                    .collect(),
+            ),
+            RulesRepr::Stored {
+                only: Some(kept), ..
+            } if kept != class => Rules::new(Vec::new()),
+            RulesRepr::Stored { links, only, .. } => {
+                let keep = |i: usize| links.class(i) == class && only.is_none_or(|c| c == class);
+                let len = (0..links.len()).filter(|i| keep(*i)).count();
+                Rules(RulesRepr::Stored {
+                    links,
+                    only: Some(class),
+                    len,
+                })
+            }
+        }
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            RulesRepr::Owned(rules) => rules.len(),
+            RulesRepr::Stored { len, .. } => *len,
+        }
+    }
+
+    /// Whether there are none (a feed of no rules holds no activities).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rules, in order. Rules of links a backend keeps are read from the store now; that
+    /// can fail only if the store's files are damaged.
+    pub fn to_vec(&self) -> Result<Vec<MatchRule>> {
+        match &self.0 {
+            RulesRepr::Owned(rules) => Ok(rules.to_vec()),
+            RulesRepr::Stored { links, only, .. } => Ok(links
+                .links()?
+                .iter()
+                .filter(|link| only.is_none_or(|class| link.target().class == class))
+                .map(MatchRule::of)
+                .collect()),
+        }
+    }
+
+    /// The rules made in memory, if these are (no store read needed).
+    pub(crate) fn owned(&self) -> Option<&[MatchRule]> {
+        match &self.0 {
+            RulesRepr::Owned(rules) => Some(rules),
+            RulesRepr::Stored { .. } => None,
+        }
+    }
+
+    /// The links a backend keeps, and the class the rules are limited to, if these are such.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn stored(&self) -> Option<(&dyn StoredLinks, Option<LinkClass>)> {
+        match &self.0 {
+            RulesRepr::Owned(_) => None,
+            RulesRepr::Stored { links, only, .. } => Some((links.as_ref(), *only)),
+        }
+    }
+}
+
+impl From<Vec<MatchRule>> for Rules {
+    fn from(rules: Vec<MatchRule>) -> Rules {
+        Rules::new(rules)
+    }
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            RulesRepr::Owned(rules) => f.debug_tuple("Rules").field(rules).finish(),
+            RulesRepr::Stored { links, only, len } => f
+                .debug_struct("Rules")
+                .field("links", links)
+                .field("only", only)
+                .field("len", len)
+                .finish(),
+        }
+    }
+}
+
+impl PartialEq for Rules {
+    /// Equal lists of rules (rules of links a backend keeps are read to compare them; rules
+    /// that cannot be read equal none).
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && matches!((self.to_vec(), other.to_vec()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+impl Serialize for Rules {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match &self.0 {
+            RulesRepr::Owned(rules) => rules.serialize(serializer),
+            RulesRepr::Stored { .. } => self
+                .to_vec()
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rules {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        Ok(Rules::new(Vec::deserialize(deserializer)?))
+    }
+}
+
 /// Which activities a query considers before its filters apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Those matched by any of these rules (a user's network). No rules, no activities.
-    Network(Vec<MatchRule>),
+    Network(Rules),
     /// Every stored activity (a search that ignores the network).
     All,
 }
@@ -394,7 +582,7 @@ pub struct VectorQuery {
 /// ```
 /// use elasticfeeds::{FeedQuery, GroupKey, Network};
 ///
-/// let network = Network { user: "carlos".into(), links: vec![], total: 0 };
+/// let network = Network::new("carlos", vec![], 0);
 /// let query = FeedQuery::network(&network)
 ///     .verbs(["post", "share"])?
 ///     .page_size(20)?
@@ -428,17 +616,7 @@ pub struct FeedQuery {
 impl FeedQuery {
     /// A newest-first query over the activities a network reaches, one rule per link.
     pub fn network(network: &Network) -> Self {
-        let rules = network
-            .links
-            .iter()
-            .map(|link| MatchRule {
-                class: link.target().class,
-                entity: link.target().entity(),
-                since: link.linked(),
-                weight: link.weight(),
-            })
-            .collect();
-        Self::with_source(Source::Network(rules))
+        Self::with_source(Source::Network(Rules::of(network)))
     }
 
     /// A newest-first query over every stored activity.
@@ -625,7 +803,8 @@ impl FeedQuery {
                 0,
                 crate::manager::MAX_LINK_SIZE_LIMIT,
             )?;
-            for rule in rules {
+            // Rules of links a backend keeps were checked when the links were written.
+            for rule in rules.owned().unwrap_or_default() {
                 rule.entity.check()?;
                 storable_timestamp("link", rule.since)?;
                 if !rule.weight.is_finite() {

@@ -729,7 +729,7 @@ mod transport {
             .await;
             let manager = open(&stub, flavor).await.unwrap();
             let network = manager.network("carlos").await.unwrap();
-            assert_eq!(network.total, 1);
+            assert_eq!(network.total(), 1);
             let page = manager
                 .search(elasticfeeds::FeedQuery::network(&network))
                 .await

@@ -3,7 +3,7 @@
 use std::any::type_name;
 
 use chrono::{DateTime, Utc};
-use elasticfeeds::query::Source;
+use elasticfeeds::query::{Rules, Source};
 use elasticfeeds::{
     Activity, Aggregator, Bound, Error, FeedContext, FeedQuery, FeedResult, Ranking, Result,
 };
@@ -159,7 +159,7 @@ impl<A: Aggregator<Output = Vec<Activity>>> Cursor<A> {
     fn binding(query: &FeedQuery) -> Result<String> {
         let mut stable = query.clone();
         stable.source = match stable.source {
-            Source::Network(_) => Source::Network(Vec::new()),
+            Source::Network(_) => Source::Network(Rules::new(Vec::new())),
             Source::All => Source::All,
         };
         stable.page.bound = None;
@@ -247,7 +247,8 @@ impl<A: Aggregator<Output = Vec<Activity>>> Aggregator for Cursor<A> {
 mod tests {
     use chrono::Duration;
     use elasticfeeds::{
-        Actor, CursorKey, Hit, Link, LinkTarget, Manager, Object, Order, Position, ScoredPosition,
+        Actor, CursorKey, Hit, Link, LinkTarget, Manager, Network, Object, Order, Position,
+        ScoredPosition,
     };
 
     use super::*;
@@ -504,8 +505,8 @@ mod tests {
     fn another_readers_or_stores_cursor_is_refused() {
         let token = recency_token();
         let inner = UnAggregated::new().page_size(2).unwrap();
-        let mut ana = network();
-        ana.user = "ana".into();
+        let carlos = network();
+        let ana = Network::new("ana", carlos.links().unwrap(), carlos.total());
         invalid_cursor(
             Cursor::new(inner.clone())
                 .after(&token)
@@ -613,13 +614,13 @@ mod tests {
     #[test]
     fn the_readers_links_may_change_between_pages() {
         let token = recency_token();
-        let mut grown = network();
         let watch = Link::new("carlos", "watch", LinkTarget::object("p9", "post").unwrap())
             .unwrap()
             .linked_at(at("2024-01-05T00:00:00Z"))
             .unwrap();
-        grown.links.insert(0, watch);
-        grown.total = 2;
+        let mut links = network().links().unwrap();
+        links.insert(0, watch);
+        let grown = Network::new("carlos", links, 2);
         let query = Cursor::new(UnAggregated::new().page_size(2).unwrap())
             .after(&token)
             .query(&context(&grown))

@@ -21,11 +21,7 @@ pub(crate) fn network() -> Network {
     .unwrap()
     .linked_at(at("2024-01-01T00:00:00Z"))
     .unwrap();
-    Network {
-        user: "carlos".into(),
-        links: vec![link],
-        total: 1,
-    }
+    Network::new("carlos", vec![link], 1)
 }
 
 /// The cursor key of the unit tests.

@@ -40,9 +40,11 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
     /// query vector has been checked against it by the [`Manager`](crate::Manager).
     fn embeddings(&self) -> Option<EmbeddingSpace>;
 
-    /// Stores activities, each with its id set. An id already stored for the same actor is
-    /// replaced; an id stored for another actor is [`Error::ActivityConflict`] for that item
-    /// alone. Returns one result per item, in order.
+    /// Stores activities. An activity without an id is stored under a new random one (see
+    /// [`new_activity_id`]), which no stored activity can have, so it needs no lookup. An id
+    /// already stored for the same actor is replaced; an id stored for another actor is
+    /// [`Error::ActivityConflict`] for that item alone. Returns one result per item, in order,
+    /// each with the activity's id.
     ///
     /// [`Error::ActivityConflict`]: crate::Error::ActivityConflict
     async fn put_activities(
@@ -87,6 +89,33 @@ pub trait FeedBackend: Debug + Send + Sync + 'static {
 
     /// Finishes pending work and releases the store (the writer lock, connections).
     async fn close(&self) -> Result<()>;
+}
+
+/// A new activity id: a random (version 4) UUID. Two of them collide with probability 2^-122,
+/// so a store may take one as new without looking it up.
+///
+/// The random bytes come from the operating system, a few hundred ids' worth per call (one
+/// system call per id showed in bulk writes).
+pub fn new_activity_id() -> Result<String> {
+    thread_local! {
+        static POOL: std::cell::RefCell<(Vec<u8>, usize)> =
+            const { std::cell::RefCell::new((Vec::new(), 0)) };
+    }
+    const POOL_BYTES: usize = 4_096;
+    POOL.with(|pool| {
+        let (bytes, used) = &mut *pool.borrow_mut();
+        if *used + 16 > bytes.len() {
+            bytes.resize(POOL_BYTES, 0);
+            getrandom::fill(bytes).map_err(|e| crate::Error::backend("random", e.to_string()))?;
+            *used = 0;
+        }
+        let mut random = [0u8; 16];
+        random.copy_from_slice(&bytes[*used..*used + 16]);
+        *used += 16;
+        Ok(uuid::Builder::from_random_bytes(random)
+            .into_uuid()
+            .to_string())
+    })
 }
 
 /// A backend behind dynamic dispatch.

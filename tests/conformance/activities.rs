@@ -352,8 +352,8 @@ pub async fn erase_actor(store: &dyn Store) {
     assert_eq!(feed_ids(&m, "carol").await, ["a2", "a1"]);
     assert!(feed_ids(&m, "mark").await.is_empty());
     let network = m.network("mark").await.unwrap();
-    assert_eq!(network.total, 0);
-    assert!(network.links.is_empty());
+    assert_eq!(network.total(), 0);
+    assert!(network.links().unwrap().is_empty());
     assert_eq!(m.following_count("mark").await.unwrap(), 0);
     let followers = m.followers(&mark, 10).await.unwrap();
     assert_eq!(followers.total, 0);

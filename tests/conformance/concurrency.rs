@@ -42,7 +42,7 @@ pub async fn concurrent_follows_one_wins(store: &dyn Store) {
             .count();
         assert_eq!((ok, exists), (1, results.len() - 1), "{results:?}");
         let network = m.network(&user).await.unwrap();
-        assert_eq!(network.total, 1);
+        assert_eq!(network.total(), 1);
     }
 }
 

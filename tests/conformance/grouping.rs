@@ -374,3 +374,154 @@ pub async fn metrics_exact(store: &dyn Store) {
     assert_eq!(groups[0].distinct_actors, None);
     assert_eq!(groups[0].recent_actors, None);
 }
+
+/// Metrics of groups whose outer level is an entity (notifications grouped by object, say) are
+/// exact over every activity of the group, however far back it lies and whichever segment
+/// holds it, while only the first groups are listed. Power-law data over four commits, with
+/// link times, watches reaching comments through their target, a type clash (a bot sharing a
+/// followed person's id), removals and a time window; checked against the model.
+pub async fn metrics_exact_by_entity(store: &dyn Store) {
+    let m = store.fresh().await;
+    let mut random = super::Random(29);
+    let mut made: Vec<(super::Made, Activity)> = Vec::new();
+    let mut posts: Vec<String> = Vec::new();
+    let mut n = 0;
+    for _ in 0..4 {
+        let mut batch = Vec::new();
+        for _ in 0..750 {
+            n += 1;
+            let u = (random.unit().powi(2) * 40.0) as usize;
+            let kind = if u < 5 && n % 9 == 0 { "bot" } else { "person" };
+            // Whole seconds over a few hours: ties, and groups spread over every commit.
+            let published = random.below(4 * 3_600) as i64 * super::SEC;
+            let id = format!("g{n:04}");
+            let (verb, what, target) = match random.below(10) {
+                0..=3 => {
+                    posts.push(format!("p{n}"));
+                    ("post", (format!("p{n}"), "post"), None)
+                }
+                // Likes and comments of a few popular posts: groups with many activities.
+                4..=7 if !posts.is_empty() => {
+                    let post = posts[(random.unit().powi(3) * posts.len() as f64) as usize].clone();
+                    ("like", (post, "post"), None)
+                }
+                _ if !posts.is_empty() => {
+                    let post = posts[(random.unit().powi(3) * posts.len() as f64) as usize].clone();
+                    (
+                        "comment",
+                        (format!("c{n}"), "comment"),
+                        Some((post, "post")),
+                    )
+                }
+                _ => ("post", (format!("p{n}"), "post"), None),
+            };
+            let mut activity = Activity::new(
+                verb,
+                elasticfeeds::Actor::new(&format!("u{u}"), kind).unwrap(),
+                object(&what.0, what.1),
+            )
+            .unwrap()
+            .with_id(&id)
+            .unwrap()
+            .published_at(super::at(published))
+            .unwrap();
+            if let Some((target_id, target_kind)) = &target {
+                activity = activity
+                    .with_target(elasticfeeds::Target::new(target_id, target_kind).unwrap());
+            }
+            made.push((
+                super::Made {
+                    id,
+                    actor: (format!("u{u}"), kind.to_owned()),
+                    object: (what.0, what.1.to_owned()),
+                    target: target.map(|(id, kind)| (id, kind.to_owned())),
+                    published,
+                    vector: None,
+                },
+                activity.clone(),
+            ));
+            batch.push(activity);
+        }
+        add(&m, batch).await;
+    }
+    for _ in 0..60 {
+        let victim = made.remove(random.below(made.len() as u64) as usize);
+        m.remove_activity(&victim.0.id).await.unwrap();
+    }
+    // The reader follows twenty accounts, one of them also as a bot, and watches three of the
+    // most liked posts; every link has its own time.
+    let mut rules: super::Rules = Vec::new();
+    let since = |random: &mut super::Random| random.below(2 * 3_600) as i64 * super::SEC;
+    for u in 0..20 {
+        rules.push((
+            elasticfeeds::LinkClass::Actor,
+            (format!("u{u}"), "person".to_owned()),
+            since(&mut random),
+        ));
+    }
+    rules.push((
+        elasticfeeds::LinkClass::Actor,
+        ("u1".to_owned(), "bot".to_owned()),
+        since(&mut random),
+    ));
+    for post in &posts[..3] {
+        rules.push((
+            elasticfeeds::LinkClass::Object,
+            (post.clone(), "post".to_owned()),
+            since(&mut random),
+        ));
+    }
+    for (class, (id, kind), since) in &rules {
+        let target = match class {
+            elasticfeeds::LinkClass::Actor => elasticfeeds::LinkTarget::actor(id, kind),
+            elasticfeeds::LinkClass::Object => elasticfeeds::LinkTarget::object(id, kind),
+        }
+        .unwrap();
+        super::link_at(&m, "reader", "link", target, super::at(*since)).await;
+    }
+    const METRICS: &[Metric] = &[
+        Metric::Count,
+        Metric::DistinctActors,
+        Metric::RecentActors(3),
+    ];
+    let window = super::at(3_600 * super::SEC);
+    let in_window = |published: i64| super::at(published) >= window;
+    let reached: Vec<Activity> = made
+        .iter()
+        .filter(|(made, _)| super::reaches(&rules, made))
+        .map(|(_, activity)| activity.clone())
+        .collect();
+    let windowed: Vec<Activity> = made
+        .iter()
+        .filter(|(made, _)| super::reaches(&rules, made) && in_window(made.published))
+        .map(|(_, activity)| activity.clone())
+        .collect();
+    let with = |window: Option<DateTime<Utc>>| {
+        move |q: FeedQuery| {
+            let mut q = match window {
+                Some(since) => q.since(since)?,
+                None => q,
+            };
+            q.grouping.as_mut().expect("grouped").metrics = METRICS.to_vec();
+            Ok(q)
+        }
+    };
+    const CASES: &[(&[(GroupKey, usize)], usize)] = &[
+        (&[(GroupKey::Object, 5), (GroupKey::Verb, 10)], 1),
+        (&[(GroupKey::Object, 40)], 2),
+        (&[(GroupKey::Actor, 3), (GroupKey::Verb, 2)], 2),
+        (&[(GroupKey::Target, 4), (GroupKey::Actor, 2)], 1),
+    ];
+    for (levels, hits) in CASES {
+        for (window, activities) in [(None, &reached), (Some(window), &windowed)] {
+            let groups = grouped(&m, "reader", levels, *hits, with(window)).await;
+            let expected = expect(activities, levels, *hits, METRICS);
+            assert_eq!(groups.len(), levels[0].1.min(expected.len()));
+            assert!(
+                groups.iter().any(|g| g.count > Some(3)),
+                "{levels:?}: some groups hold many activities"
+            );
+            assert_eq!(groups, expected, "{levels:?}, window {window:?}");
+        }
+    }
+}

@@ -246,6 +246,7 @@ macro_rules! conformance_suite {
                 explicit_sizes_respected,
                 year_filter,
                 metrics_exact,
+                metrics_exact_by_entity,
             ],
             search: [
                 filters,

@@ -46,7 +46,7 @@ async fn seed(store: &dyn Store) -> (Manager, Snapshot) {
     .await;
     let snapshot = snapshot(&manager).await;
     assert_eq!(snapshot.activities.len(), 2);
-    assert_eq!(snapshot.carlos.total, 2);
+    assert_eq!(snapshot.carlos.total(), 2);
     assert_eq!(snapshot.carlos_feed, ["a2", "a1"]);
     (manager, snapshot)
 }

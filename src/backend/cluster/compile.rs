@@ -184,9 +184,18 @@ pub(crate) fn plan_padded(query: &FeedQuery, padding: Option<Padding>) -> Result
         ));
     }
     let (filters, must_not, filter_leaves) = filters(query);
+    // A cluster query names every linked entity: rules of links another backend keeps are
+    // read in full here.
+    let owned;
     let rules = match &query.source {
         Source::Network(rules) if rules.is_empty() => return Ok(Plan::Empty),
-        Source::Network(rules) => Some(rules.as_slice()),
+        Source::Network(rules) => match rules.owned() {
+            Some(rules) => Some(rules),
+            None => {
+                owned = rules.to_vec()?;
+                Some(owned.as_slice())
+            }
+        },
         Source::All => None,
     };
     let budget = MAX_CLAUSES.saturating_sub(filter_leaves + 2);

@@ -1231,6 +1231,12 @@ impl FeedBackend for ClusterBackend {
         if activities.is_empty() {
             return Ok(Vec::new());
         }
+        let mut activities = activities;
+        for activity in &mut activities {
+            if activity.id().is_none() {
+                activity.set_id(crate::backend::new_activity_id()?);
+            }
+        }
         let ids: Vec<String> = activities
             .iter()
             .map(|a| a.id().unwrap_or_default().to_owned())
@@ -1543,11 +1549,7 @@ impl FeedBackend for ClusterBackend {
         let (links, total) = self
             .links(json!({"term": {"actor_id": user}}), limit)
             .await?;
-        Ok(Network {
-            user: user.to_owned(),
-            links,
-            total,
-        })
+        Ok(Network::new(user, links, total))
     }
 
     async fn followers(&self, target: &LinkTarget, limit: usize) -> Result<Followers> {

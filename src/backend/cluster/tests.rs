@@ -44,11 +44,8 @@ fn network() -> Network {
         .linked_at(at(2))
         .unwrap(),
     ];
-    Network {
-        user: "carlos".into(),
-        total: links.len() as u64,
-        links,
-    }
+    let total = links.len() as u64;
+    Network::new("carlos", links, total)
 }
 
 /// The network part every body of [`network`] starts with.
@@ -206,11 +203,7 @@ fn search_without_network_has_no_network_clause() {
 
 #[test]
 fn empty_network_sends_nothing() {
-    let empty = Network {
-        user: "nobody".into(),
-        links: vec![],
-        total: 0,
-    };
+    let empty = Network::new("nobody", vec![], 0);
     assert_eq!(plan(&FeedQuery::network(&empty)).unwrap(), Plan::Empty);
     let grouped = FeedQuery::network(&empty)
         .group_by([(GroupKey::Verb, 10)], 5)
@@ -373,11 +366,8 @@ fn big_network() -> Network {
                 .unwrap()
         })
         .collect::<Vec<_>>();
-    Network {
-        user: "carlos".into(),
-        total: links.len() as u64,
-        links,
-    }
+    let total = links.len() as u64;
+    Network::new("carlos", links, total)
 }
 
 #[test]
@@ -452,7 +442,7 @@ fn small_term_sets_count_per_term_and_large_ones_are_split_at_max_terms() {
             .collect()
     };
     let mut wide = FeedQuery::all();
-    wide.source = crate::query::Source::Network(rules(300));
+    wide.source = crate::query::Source::Network(rules(300).into());
     let searches = flat_searches(&wide);
     assert_eq!(searches.len(), 2);
     for search in &searches {
@@ -463,7 +453,7 @@ fn small_term_sets_count_per_term_and_large_ones_are_split_at_max_terms() {
     let mut query = FeedQuery::all()
         .group_by([(GroupKey::Verb, 10)], 1)
         .unwrap();
-    query.source = crate::query::Source::Network(rules(70_000));
+    query.source = crate::query::Source::Network(rules(70_000).into());
     let body = grouped_body(&query);
     let should = body["query"]["bool"]["filter"][0]["bool"]["should"]
         .as_array()
@@ -505,11 +495,14 @@ fn vector_and_collapsed_queries_are_walked_not_compiled() {
 
 /// [`network`] with weights: 2.5 on following mark, 0.5 on watching proj_a.
 fn weighted_network() -> Network {
-    let mut network = network();
-    for (link, weight) in network.links.iter_mut().zip([2.5, 0.5]) {
-        *link = link.clone().with_weight(weight).unwrap();
-    }
-    network
+    let links = network()
+        .links()
+        .unwrap()
+        .into_iter()
+        .zip([2.5, 0.5])
+        .map(|(link, weight)| link.with_weight(weight).unwrap())
+        .collect();
+    Network::new("carlos", links, 2)
 }
 
 /// The score sort with these script parameters, then newest first, then the higher id.
@@ -627,7 +620,11 @@ fn ranked_thousand_link_network_is_one_search_within_the_clause_limit() {
         .flat_map(|ids| ids.as_object().unwrap().values())
         .map(|pairs| pairs.as_array().unwrap().len())
         .sum();
-    assert_eq!(links, big_network().links.len(), "every link is scored");
+    assert_eq!(
+        links,
+        big_network().links().unwrap().len(),
+        "every link is scored"
+    );
 }
 
 #[test]

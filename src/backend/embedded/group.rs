@@ -10,8 +10,12 @@
 //! - a level is complete when it is full (or the grouping's limit of innermost groups is
 //!   reached) and all its groups are complete.
 //!
-//! Metrics are exact, so a query that asks for them reads every activity it matches: bound it
-//! with a time window.
+//! Metrics are exact, so a query that asks for them reads every activity of the groups it
+//! lists. When the outer level groups by an entity (an inbox of notifications grouped by
+//! object, say) and has no group limit, the walk stops as soon as that level is full: its
+//! groups are then known (walk order is group order), and each is read again on its own,
+//! from the posting list of its entity, to count it exactly. A read then costs what the listed
+//! groups hold, not everything the network reaches in the window.
 
 use std::collections::{HashMap, HashSet};
 
@@ -158,14 +162,31 @@ struct Entry<'a> {
     address: DocAddress,
 }
 
+/// Reads the groups of an outer-level value on their own (see the module documentation):
+/// `None` when the value has no posting list to read them from.
+pub(super) type ReadGroup<'a> = &'a dyn Fn(&GroupValue) -> Result<Option<FeedResult>>;
+
 pub(super) fn grouped(
     searcher: &Searcher,
     fields: &FeedFields,
     grouping: &Grouping,
     score: &Option<Score>,
     verbs: usize,
-    merge: &mut Merge,
+    merge: &mut Merge<'_>,
+    read_group: Option<ReadGroup<'_>>,
 ) -> Result<FeedResult> {
+    // Counted group by group once the outer level is full (see the module documentation).
+    let split_at = read_group
+        .filter(|_| {
+            !grouping.metrics.is_empty()
+                && grouping.limit.is_none()
+                && merge.older
+                && matches!(
+                    grouping.levels[0].key,
+                    GroupKey::Actor | GroupKey::Object | GroupKey::Target
+                )
+        })
+        .map(|read| (read, grouping.levels[0].size));
     let wants_actor = grouping.metrics.iter().any(|m| *m != Metric::Count);
     let mut shape = Shape {
         grouping,
@@ -207,6 +228,17 @@ pub(super) fn grouped(
         {
             merge.skip_from(start);
         }
+        if let Some((read, size)) = split_at {
+            if root.children.len() >= size {
+                if let Some(groups) = read_each(&root, read)? {
+                    return Ok(FeedResult {
+                        hits: Vec::new(),
+                        more: false,
+                        groups,
+                    });
+                }
+            }
+        }
         since_check += 1;
         if grouping.metrics.is_empty() && since_check >= 64 {
             since_check = 0;
@@ -225,6 +257,37 @@ pub(super) fn grouped(
         more: false,
         groups,
     })
+}
+
+/// Each outer group of `root`, read again on its own; `None` if one of them cannot be (then the
+/// walk goes on as it was).
+fn read_each(root: &Node, read: ReadGroup<'_>) -> Result<Option<Vec<Group>>> {
+    if root
+        .children
+        .iter()
+        .any(|child| !matches!(child.value, GroupValue::Entity(Some(_))))
+    {
+        return Ok(None);
+    }
+    let mut groups = Vec::with_capacity(root.children.len());
+    for child in &root.children {
+        let Some(result) = read(&child.value)? else {
+            return Ok(None);
+        };
+        // The narrowed walk meets the same activities of this group, so it finds the group.
+        let group = result
+            .groups
+            .into_iter()
+            .find(|group| group.value == child.value)
+            .ok_or_else(|| {
+                crate::error::Error::backend(
+                    "embedded",
+                    format!("the group {} vanished when read on its own", child.value),
+                )
+            })?;
+        groups.push(group);
+    }
+    Ok(Some(groups))
 }
 
 /// The start of the outermost time window on an activity's path whose groups are final. Only

@@ -14,9 +14,12 @@
 //!
 //! [tantivy]: https://docs.rs/tantivy
 
+mod cursor;
 mod group;
 mod nearest;
+mod network;
 mod rank;
+mod reach;
 mod read;
 mod schema;
 mod segment_cache;
@@ -55,8 +58,9 @@ use crate::result::FeedResult;
 const NAME: &str = "embedded";
 /// The store format this build reads and writes (5: activities refer to their embedding in the
 /// vector log, and the metadata may record an embedding space; 6: every part of a link but its
-/// extra data is a column).
-pub const FORMAT_VERSION: u32 = 6;
+/// extra data is a column; 7: entities are indexed by their hash, links carry their entity's
+/// hash and class, and the link index is sorted by user).
+pub const FORMAT_VERSION: u32 = 7;
 const META_FILE: &str = "elasticfeeds.json";
 /// Memory the activity index writer may buffer before it flushes a segment.
 const FEEDS_WRITER_MEMORY: usize = 128 << 20;
@@ -154,7 +158,7 @@ impl EmbeddedBackend {
                 })
             }
         };
-        let open_index = |name: &str, schema: tantivy::schema::Schema, sorted: bool| {
+        let open_index = |name: &str, schema: tantivy::schema::Schema, sorted: Sorted| {
             let dir = path.join(name);
             if dir.join("meta.json").exists() {
                 return Index::open_in_dir(&dir).map_err(backend);
@@ -172,15 +176,21 @@ impl EmbeddedBackend {
                 .create_in_dir(&dir)
                 .map_err(backend)
         };
-        let feeds = open_index(&options.feeds_index, FeedFields::schema(), true)?;
-        // Every read relies on newest-first segments.
-        if feeds.settings().sort_by_field != settings(true).sort_by_field {
-            return Err(Error::NotAStore {
-                path: path.join(&options.feeds_index),
-                reason: "its activity index is not sorted by published, newest first",
-            });
+        let feeds = open_index(&options.feeds_index, FeedFields::schema(), Sorted::Feeds)?;
+        let network = open_index(&options.network_index, LinkFields::schema(), Sorted::Links)?;
+        // Every read relies on newest-first activity segments and on a user's links lying
+        // together.
+        for (index, sorted, name) in [
+            (&feeds, Sorted::Feeds, &options.feeds_index),
+            (&network, Sorted::Links, &options.network_index),
+        ] {
+            if index.settings().sort_by_field != settings(sorted).sort_by_field {
+                return Err(Error::NotAStore {
+                    path: path.join(name),
+                    reason: "its index is not sorted the way this store format sorts it",
+                });
+            }
         }
-        let network = open_index(&options.network_index, LinkFields::schema(), false)?;
         let backend = Self::start(
             path.display().to_string(),
             Some(path),
@@ -212,8 +222,8 @@ impl EmbeddedBackend {
                 .create_in_ram()
                 .map_err(backend)
         };
-        let feeds = create(FeedFields::schema(), true)?;
-        let network = create(LinkFields::schema(), false)?;
+        let feeds = create(FeedFields::schema(), Sorted::Feeds)?;
+        let network = create(LinkFields::schema(), Sorted::Links)?;
         Self::start(
             "memory:".into(),
             None,
@@ -266,7 +276,12 @@ impl EmbeddedBackend {
                 },
                 other => backend(other),
             };
-            let feeds_writer = feeds.writer(FEEDS_WRITER_MEMORY).map_err(locked)?;
+            // One indexing thread: activities written in time order then make segments that
+            // cover time ranges one after another, which merge by concatenation and let a
+            // read of recent activities skip the older segments.
+            let feeds_writer = feeds
+                .writer_with_num_threads(1, FEEDS_WRITER_MEMORY)
+                .map_err(locked)?;
             let network_writer = network
                 .writer_with_num_threads(1, NETWORK_WRITER_MEMORY)
                 .map_err(locked)?;
@@ -531,11 +546,24 @@ impl Drop for Inner {
     }
 }
 
-fn settings(sorted: bool) -> IndexSettings {
+/// Which index, for its sort order.
+#[derive(Clone, Copy)]
+enum Sorted {
+    /// Activities, newest first.
+    Feeds,
+    /// Links, by user.
+    Links,
+}
+
+fn settings(sorted: Sorted) -> IndexSettings {
+    let (field, order) = match sorted {
+        Sorted::Feeds => (schema::feed::PUBLISHED, TantivyOrder::Desc),
+        Sorted::Links => (schema::link::USER_HASH, TantivyOrder::Asc),
+    };
     IndexSettings {
-        sort_by_field: sorted.then(|| IndexSortByField {
-            field: schema::feed::PUBLISHED.to_owned(),
-            order: TantivyOrder::Desc,
+        sort_by_field: Some(IndexSortByField {
+            field: field.to_owned(),
+            order,
         }),
         ..IndexSettings::default()
     }

@@ -13,10 +13,11 @@
 
 use tantivy::{DocAddress, Searcher};
 
+use super::cursor::Candidate;
 use super::read::{damaged_vector, load_activity};
 use super::schema::{feed, FeedFields};
 use super::vectors::{from_record, VectorLog};
-use super::walk::{backend, link_weights, Candidate, Merge};
+use super::walk::{backend, network_only, Merge};
 use crate::embedding::EmbeddingSpace;
 use crate::error::Result;
 use crate::query::FeedQuery;
@@ -38,24 +39,24 @@ pub(super) fn nearest(
     vector: &[f32],
     space: EmbeddingSpace,
     log: &VectorLog,
-    merge: &mut Merge,
+    merge: &mut Merge<'_>,
 ) -> Result<FeedResult> {
     let k = query.page.size;
     let mut best: Vec<Scored> = Vec::new();
     let mut competitors = 0usize;
     let mut stored = Vec::with_capacity(space.dimensions());
     let scorer = space.scorer(vector);
-    let links = link_weights(searcher, fields, query)?;
+    let network_only = network_only(query);
     for cursor in &mut merge.cursors {
         let slots = cursor
             .reader()
             .fast_fields()
             .u64(feed::EMBEDDING_SLOT)
             .map_err(backend)?;
-        let candidates = match &links {
-            Some(links) => cursor.every_candidate(links)?,
-            None => std::iter::from_fn(|| cursor.next_passing().transpose())
-                .collect::<Result<Vec<_>>>()?,
+        let candidates = if network_only {
+            cursor.every_candidate()?
+        } else {
+            std::iter::from_fn(|| cursor.next_passing().transpose()).collect::<Result<Vec<_>>>()?
         };
         let mut entries: Vec<(u64, Candidate)> = candidates
             .into_iter()

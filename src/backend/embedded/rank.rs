@@ -11,9 +11,10 @@ use std::collections::BinaryHeap;
 
 use tantivy::{DocAddress, Searcher};
 
+use super::cursor::Candidate;
 use super::read::load_activity;
 use super::schema::FeedFields;
-use super::walk::{Candidate, Merge};
+use super::walk::Merge;
 use crate::error::Result;
 use crate::query::{Bound, Decay, FeedQuery, Ranking};
 use crate::result::{FeedResult, Hit};
@@ -132,7 +133,7 @@ pub(super) fn ranked(
     fields: &FeedFields,
     query: &FeedQuery,
     score: &Score,
-    merge: &mut Merge,
+    merge: &mut Merge<'_>,
 ) -> Result<FeedResult> {
     let keep = query.page.size + 1;
     let below = match &query.page.bound {

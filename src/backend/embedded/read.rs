@@ -1,37 +1,91 @@
 //! Point reads: one activity by id, a user's links, an entity's followers.
 
-use tantivy::collector::{Count, TopDocs};
-use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::{EnableScoring, Query, TermQuery};
+use std::sync::Arc;
+
+use tantivy::collector::Count;
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
     DocAddress, DocId, DocSet, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
 };
 
-use super::schema::{
-    feed, from_source, link, link_target_term, parse_link_target_term, FeedFields, LinkFields,
-};
+use super::cursor::Columns;
+use super::network::StoredNetwork;
+use super::schema::{feed, from_source, id_hash, link_target_term, FeedFields, LinkFields};
 use super::vectors::from_record;
-use super::walk::timestamp;
 use crate::activity::Activity;
 use crate::error::{Error, Result};
-use crate::network::{Followers, Link, LinkKey, LinkTarget, Network};
+use crate::network::{Followers, LinkTarget, Network, StoredLinks};
 
 pub(super) fn activity(
     searcher: &Searcher,
     fields: &FeedFields,
     id: &str,
 ) -> Result<Option<Activity>> {
-    let query = TermQuery::new(
-        Term::from_field_text(fields.id, id),
+    live_activity(searcher, fields, id)?
+        .map(|address| load_activity(searcher, address, fields))
+        .transpose()
+}
+
+/// The live document of the activity with this id (at most one is alive): the postings of the
+/// id's hash, each document's id compared exactly.
+pub(super) fn live_activity(
+    searcher: &Searcher,
+    fields: &FeedFields,
+    id: &str,
+) -> Result<Option<DocAddress>> {
+    let key = Term::from_field_u64(fields.id_key, id_hash(id));
+    for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+        let Some(mut postings) = reader
+            .inverted_index(fields.id_key)
+            .map_err(backend)?
+            .read_postings(&key, IndexRecordOption::Basic)
+            .map_err(|e| Error::backend("embedded", e))?
+        else {
+            continue;
+        };
+        let columns = fields
+            .columns
+            .get(reader, searcher.segment_readers(), Columns::open)?;
+        let Some(ord) = columns.id_ord(id)? else {
+            continue;
+        };
+        let alive = reader.alive_bitset();
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) && columns.has_id_ord(doc, ord) {
+                return Ok(Some(DocAddress::new(segment as u32, doc)));
+            }
+            doc = postings.advance();
+        }
+    }
+    Ok(None)
+}
+
+/// A query matching exactly the activity with this id (for deletes, which tantivy runs on every
+/// segment at commit): the postings of the id's hash, each document's id compared exactly.
+pub(super) fn activity_query(fields: &FeedFields, id: &str) -> Box<dyn Query> {
+    let key = TermQuery::new(
+        Term::from_field_u64(fields.id_key, id_hash(id)),
         IndexRecordOption::Basic,
     );
-    let hits = searcher
-        .search(&query, &TopDocs::with_limit(1).order_by_score())
-        .map_err(backend)?;
-    hits.first()
-        .map(|(_, address)| load_activity(searcher, *address, fields))
-        .transpose()
+    let id = id.to_owned();
+    let exact = FunctionPredicate::from(move |reader: &SegmentReader| {
+        let column = reader.fast_fields().str(feed::ID)?;
+        let ord = match &column {
+            Some(column) => column.dictionary().term_ord(&id)?,
+            None => None,
+        };
+        Ok(move |doc: DocId| match (&column, ord) {
+            (Some(column), Some(ord)) => column.ords().first(doc) == Some(ord),
+            _ => false,
+        })
+    });
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(key) as Box<dyn Query>),
+        (Occur::Must, Box::new(DocPredicateQuery::from(exact))),
+    ]))
 }
 
 pub(super) fn network(
@@ -40,12 +94,15 @@ pub(super) fn network(
     user: &str,
     limit: usize,
 ) -> Result<Network> {
-    let (links, total) = newest_links(searcher, fields, fields.user, user, limit)?;
-    Ok(Network {
-        user: user.to_owned(),
-        links,
-        total,
-    })
+    if limit == 0 {
+        return Ok(Network::new(
+            user,
+            Vec::new(),
+            count(searcher, fields.user, user)?,
+        ));
+    }
+    let (links, total) = StoredNetwork::newest(searcher, fields, fields.user, user, limit)?;
+    Ok(Network::stored(user.to_owned(), Arc::new(links), total))
 }
 
 pub(super) fn followers(
@@ -55,213 +112,29 @@ pub(super) fn followers(
     limit: usize,
 ) -> Result<Followers> {
     let term = link_target_term(&target);
-    let (links, total) = newest_links(searcher, fields, fields.target, &term, limit)?;
+    if limit == 0 {
+        let total = count(searcher, fields.target, &term)?;
+        return Ok(Followers {
+            target,
+            links: Vec::new(),
+            total,
+        });
+    }
+    let (links, total) = StoredNetwork::newest(searcher, fields, fields.target, &term, limit)?;
     Ok(Followers {
         target,
-        links,
+        links: links.links()?,
         total,
     })
 }
 
-/// The links whose `field` is `value`: the newest `limit` (ties by link id) and the total count.
-///
-/// Every match costs its time column alone; the links returned are built from their columns,
-/// with the dictionaries read once per segment in ordinal order, and the stored JSON is read
-/// only for links with extra data. (Loading a 5,000-link network from stored documents cost
-/// several milliseconds of block decompression and JSON decoding, more than the feed read.)
-fn newest_links(
-    searcher: &Searcher,
-    fields: &LinkFields,
-    field: Field,
-    value: &str,
-    limit: usize,
-) -> Result<(Vec<Link>, u64)> {
+/// How many live links have `value` in `field`.
+fn count(searcher: &Searcher, field: Field, value: &str) -> Result<u64> {
     let query = TermQuery::new(
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     );
-    if limit == 0 {
-        // A count alone: no column reads, no sorting.
-        let total = searcher.search(&query, &Count).map_err(backend)?;
-        return Ok((Vec::new(), total as u64));
-    }
-    let weight = query
-        .weight(EnableScoring::disabled_from_searcher(searcher))
-        .map_err(backend)?;
-    let mut matches: Vec<Found> = Vec::new();
-    let mut columns = Vec::new();
-    for (segment, reader) in searcher.segment_readers().iter().enumerate() {
-        let segment_columns =
-            fields
-                .columns
-                .get(reader, searcher.segment_readers(), LinkColumns::open)?;
-        let alive = reader.alive_bitset();
-        let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
-        let mut doc = scorer.doc();
-        while doc != TERMINATED {
-            if alive.is_none_or(|a| a.is_alive(doc)) {
-                matches.push(Found {
-                    linked: segment_columns.linked.first(doc).unwrap_or(i64::MIN),
-                    segment: segment as u32,
-                    doc,
-                });
-            }
-            doc = scorer.advance();
-        }
-        columns.push(segment_columns);
-    }
-    let total = matches.len() as u64;
-    let id_of = |found: &Found| {
-        let column = &columns[found.segment as usize].id;
-        let mut out = String::new();
-        if let Some(ord) = column.ords().first(found.doc) {
-            let _ = column.ord_to_str(ord, &mut out);
-        }
-        out
-    };
-    let newest_first = |a: &Found, b: &Found| {
-        b.linked.cmp(&a.linked).then_with(|| {
-            if a.segment == b.segment {
-                // Within a segment, ordinals sort as the ids do.
-                let ids = columns[a.segment as usize].id.ords();
-                ids.first(a.doc).cmp(&ids.first(b.doc))
-            } else {
-                id_of(a).cmp(&id_of(b))
-            }
-        })
-    };
-    if limit < matches.len() {
-        // Partition so only the returned links are sorted.
-        matches.select_nth_unstable_by(limit, newest_first);
-        matches.truncate(limit);
-    }
-    matches.sort_unstable_by(newest_first);
-
-    // The text parts of the returned links, per segment, each dictionary read in one pass.
-    let mut texts = Vec::with_capacity(columns.len());
-    for (segment, segment_columns) in columns.iter().enumerate() {
-        let docs: Vec<DocId> = matches
-            .iter()
-            .filter(|found| found.segment as usize == segment)
-            .map(|found| found.doc)
-            .collect();
-        texts.push([
-            Terms::of(&segment_columns.user, &docs)?,
-            Terms::of(&segment_columns.link_type, &docs)?,
-            Terms::of(&segment_columns.target, &docs)?,
-        ]);
-    }
-    let mut links = Vec::with_capacity(matches.len());
-    for found in &matches {
-        let segment_columns = &columns[found.segment as usize];
-        if segment_columns.has_extra.first(found.doc).unwrap_or(false) {
-            links.push(load(
-                searcher,
-                DocAddress::new(found.segment, found.doc),
-                fields.source,
-            )?);
-            continue;
-        }
-        let [users, link_types, targets] = &texts[found.segment as usize];
-        fn text<'t>(terms: &'t Terms, column: &StrColumn, doc: DocId) -> Result<&'t str> {
-            column
-                .ords()
-                .first(doc)
-                .and_then(|ord| terms.get(ord))
-                .ok_or_else(damaged_link)
-        }
-        let key = LinkKey {
-            user: text(users, &segment_columns.user, found.doc)?.to_owned(),
-            link_type: text(link_types, &segment_columns.link_type, found.doc)?.to_owned(),
-            target: parse_link_target_term(text(targets, &segment_columns.target, found.doc)?)
-                .ok_or_else(damaged_link)?,
-        };
-        let weight = segment_columns
-            .weight
-            .first(found.doc)
-            .ok_or_else(damaged_link)?;
-        links.push(Link::stored(key, timestamp(found.linked)?, weight, None));
-    }
-    Ok((links, total))
-}
-
-/// A stored link that matched a lookup.
-struct Found {
-    linked: i64,
-    segment: u32,
-    doc: DocId,
-}
-
-/// The link index's columns in one segment (opened once per segment, see `segment_cache`).
-pub(super) struct LinkColumns {
-    linked: Column<i64>,
-    weight: Column<f64>,
-    has_extra: Column<bool>,
-    id: StrColumn,
-    user: StrColumn,
-    link_type: StrColumn,
-    target: StrColumn,
-}
-
-impl LinkColumns {
-    fn open(reader: &SegmentReader) -> Result<LinkColumns> {
-        let fast = reader.fast_fields();
-        let text = |name: &str| {
-            fast.str(name).map_err(backend)?.ok_or_else(|| {
-                Error::backend("embedded", format!("link index has no {name} column"))
-            })
-        };
-        Ok(LinkColumns {
-            linked: fast.i64(link::LINKED).map_err(backend)?,
-            weight: fast.f64(link::WEIGHT).map_err(backend)?,
-            has_extra: fast.bool(link::HAS_EXTRA).map_err(backend)?,
-            id: text(link::ID)?,
-            user: text(link::USER)?,
-            link_type: text(link::LINK_TYPE)?,
-            target: text(link::TARGET)?,
-        })
-    }
-}
-
-/// The terms of some documents in one text column, by ordinal.
-struct Terms(Vec<(u64, String)>);
-
-impl Terms {
-    /// Reads the terms of `docs` in `column`, walking the dictionary once in ordinal order.
-    fn of(column: &StrColumn, docs: &[DocId]) -> Result<Terms> {
-        let mut ords: Vec<u64> = docs
-            .iter()
-            .filter_map(|doc| column.ords().first(*doc))
-            .collect();
-        ords.sort_unstable();
-        ords.dedup();
-        let mut terms = Vec::with_capacity(ords.len());
-        let mut next = ords.iter();
-        let mut broken = false;
-        let complete = column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ords, |bytes| {
-                match (next.next(), std::str::from_utf8(bytes)) {
-                    (Some(ord), Ok(text)) => terms.push((*ord, text.to_owned())),
-                    _ => broken = true,
-                }
-            })
-            .map_err(|e| Error::backend("embedded", e))?;
-        if !complete || broken {
-            return Err(damaged_link());
-        }
-        Ok(Terms(terms))
-    }
-
-    fn get(&self, ord: u64) -> Option<&str> {
-        let at = self.0.binary_search_by_key(&ord, |(o, _)| *o).ok()?;
-        Some(&self.0[at].1)
-    }
-}
-
-/// A link whose columns are missing or unreadable: the store's files are damaged.
-fn damaged_link() -> Error {
-    Error::backend("embedded", "a stored link's columns are missing or damaged")
+    Ok(searcher.search(&query, &Count).map_err(backend)? as u64)
 }
 
 /// The live document holding `term` (an id: at most one is alive), read from the postings of
@@ -287,7 +160,7 @@ pub(super) fn live_doc(searcher: &Searcher, term: &Term) -> Result<Option<DocAdd
     Ok(None)
 }
 
-fn load<T: serde::de::DeserializeOwned>(
+pub(super) fn load<T: serde::de::DeserializeOwned>(
     searcher: &Searcher,
     address: DocAddress,
     source: Field,

@@ -16,17 +16,17 @@ use std::sync::{mpsc, Arc};
 use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
+use tantivy::{DocSet, IndexReader, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 use tokio::sync::oneshot;
 
-use super::read::live_doc;
+use super::cursor::Columns;
+use super::read::{activity_query, live_activity, live_doc};
 use super::schema::{
-    entity_term, from_source, link_target_term, parse_entity_term, FeedFields, LinkFields,
+    entity_term, from_source, id_hash, link_target_term, parse_entity_term, FeedFields, LinkFields,
 };
 use super::vectors::to_record;
-use super::walk::Columns;
 use crate::activity::{Activity, EntityKey};
-use crate::backend::Erased;
+use crate::backend::{new_activity_id, Erased};
 use crate::error::{Error, Result};
 use crate::network::{Link, LinkChange, LinkClass, LinkKey, LinkTarget};
 
@@ -256,20 +256,27 @@ impl Writer {
     }
 
     /// Decides every item first (lookups may fail, and then nothing is written), then writes
-    /// the accepted ones.
+    /// the accepted ones, each document made just before it goes to the indexer (so making the
+    /// next overlaps indexing the last). An activity without an id gets a new one, which no
+    /// stored activity can have: it is written without a lookup.
     fn put_activities(
         &mut self,
-        activities: Vec<Activity>,
+        mut activities: Vec<Activity>,
         batch: &mut Batch,
     ) -> Result<Vec<Result<String>>> {
         let searcher = self.feeds_reader.searcher();
         let mut accepted: HashMap<String, EntityKey> = HashMap::new();
         let mut writes = Vec::new();
         let mut results = Vec::with_capacity(activities.len());
-        for activity in &activities {
+        for activity in &mut activities {
+            let fresh = activity.id().is_none();
+            if fresh {
+                activity.set_id(new_activity_id()?);
+            }
             let id = activity.id().unwrap_or_default().to_owned();
-            let actor = activity.actor().key().clone();
+            let actor = activity.actor().key();
             let stored = match accepted.get(&id) {
+                _ if fresh => None,
                 Some(earlier) => Some(earlier.clone()),
                 None => match batch.activities.get(&id) {
                     Some(state) => state.clone(),
@@ -279,7 +286,7 @@ impl Writer {
             // Only a replacement needs a delete: tantivy applies deletes per term, against
             // every segment at commit, which dominated bulk loads of new activities.
             let replaces = stored.is_some();
-            if let Some(stored) = stored.filter(|stored| *stored != actor) {
+            if let Some(stored) = stored.filter(|stored| stored != actor) {
                 results.push(Err(Error::ActivityConflict {
                     id,
                     stored_actor: stored.to_string(),
@@ -297,24 +304,33 @@ impl Writer {
                 }
                 _ => None,
             };
-            writes.push((
-                id.clone(),
-                replaces,
-                self.feed_fields.document(activity, slot)?,
-            ));
-            accepted.insert(id.clone(), actor);
+            writes.push((results.len(), replaces, slot));
+            // A new id cannot be met again before this batch is acknowledged.
+            if !fresh {
+                accepted.insert(id.clone(), actor.clone());
+            }
             results.push(Ok(id));
         }
-        for (id, replaces, doc) in writes {
+        for (i, replaces, slot) in writes {
+            let activity = &activities[i];
+            // Nothing of the batch may be committed once part of it is written and the rest
+            // fails.
+            let mut broken = |e: Error| {
+                batch.broken = Some(e.to_string());
+                e
+            };
+            let doc = self
+                .feed_fields
+                .document(activity, slot)
+                .map_err(&mut broken)?;
             if replaces {
-                self.feeds
-                    .delete_term(Term::from_field_text(self.feed_fields.id, &id));
+                let id = activity.id().unwrap_or_default();
+                self.delete(id).map_err(&mut broken)?;
             }
             batch.feeds_dirty = true;
-            if let Err(e) = self.feeds.add_document(doc) {
-                batch.broken = Some(e.to_string());
-                return Err(backend(e));
-            }
+            self.feeds
+                .add_document(doc)
+                .map_err(|e| broken(backend(e)))?;
         }
         batch
             .activities
@@ -322,11 +338,18 @@ impl Writer {
         Ok(results)
     }
 
+    /// Queues the delete of the activity with this id (of documents added before it).
+    fn delete(&mut self, id: &str) -> Result<()> {
+        self.feeds
+            .delete_query(activity_query(&self.feed_fields, id))
+            .map_err(backend)?;
+        Ok(())
+    }
+
     /// The actor of the committed activity with this id, if there is one (read from its
     /// column, not its stored document).
     fn stored_actor(&self, searcher: &Searcher, id: &str) -> Result<Option<EntityKey>> {
-        let term = Term::from_field_text(self.feed_fields.id, id);
-        let Some(address) = live_doc(searcher, &term)? else {
+        let Some(address) = live_activity(searcher, &self.feed_fields, id)? else {
             return Ok(None);
         };
         let columns = self.feed_fields.columns.get(
@@ -359,24 +382,57 @@ impl Writer {
                 .is_some(),
         };
         if exists {
-            self.feeds
-                .delete_term(Term::from_field_text(self.feed_fields.id, id));
+            self.delete(id)?;
             batch.activities.insert(id.to_owned(), None);
             batch.feeds_dirty = true;
         }
         Ok(exists)
     }
 
+    /// The ids of the stored activities of `actor`: the postings of its id's hash, each
+    /// document's actor checked exactly.
+    fn activities_of(&self, actor: &EntityKey) -> Result<Vec<String>> {
+        let searcher = self.feeds_reader.searcher();
+        let key = Term::from_field_u64(self.feed_fields.keys[0], id_hash(&actor.id));
+        let term = entity_term(actor);
+        let mut ids = Vec::new();
+        for reader in searcher.segment_readers() {
+            let columns =
+                self.feed_fields
+                    .columns
+                    .get(reader, searcher.segment_readers(), Columns::open)?;
+            let Some(ord) = columns
+                .actor
+                .dictionary()
+                .term_ord(&term)
+                .map_err(|e| Error::backend("embedded", e))?
+            else {
+                continue;
+            };
+            let Some(mut postings) = reader
+                .inverted_index(key.field())
+                .map_err(backend)?
+                .read_postings(&key, IndexRecordOption::Basic)
+                .map_err(|e| Error::backend("embedded", e))?
+            else {
+                continue;
+            };
+            let alive = reader.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc))
+                    && columns.actor.ords().first(doc) == Some(ord)
+                {
+                    ids.push(columns.id_of(doc)?);
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(ids)
+    }
+
     fn erase_actor(&mut self, actor: &EntityKey, batch: &mut Batch) -> Result<Erased> {
-        let activity_term = Term::from_field_text(self.feed_fields.actor, &entity_term(actor));
-        let activities = self
-            .feeds_reader
-            .searcher()
-            .search(
-                &TermQuery::new(activity_term.clone(), IndexRecordOption::Basic),
-                &Count,
-            )
-            .map_err(backend)?;
+        let activities = self.activities_of(actor)?;
         let from = Term::from_field_text(self.link_fields.user, &actor.id);
         // Links to the actor: follows of them, and watches of them as an entity.
         let to = [LinkClass::Actor, LinkClass::Object].map(|class| {
@@ -406,14 +462,19 @@ impl Writer {
             .searcher()
             .search(&either, &Count)
             .map_err(backend)?;
-        self.feeds.delete_term(activity_term);
+        for id in &activities {
+            if let Err(e) = self.delete(id) {
+                batch.broken = Some(e.to_string());
+                return Err(e);
+            }
+        }
         for term in terms {
             self.network.delete_term(term);
         }
         batch.feeds_dirty = true;
         batch.network_dirty = true;
         Ok(Erased {
-            activities: activities as u64,
+            activities: activities.len() as u64,
             links: links as u64,
         })
     }

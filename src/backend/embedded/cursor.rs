@@ -27,13 +27,14 @@ use chrono::Datelike;
 use foldhash::{HashMap, HashSet, HashSetExt};
 use tantivy::columnar::{Cardinality, Column, StrColumn};
 use tantivy::fastfield::AliveBitSet;
-use tantivy::postings::SegmentPostings;
+use tantivy::postings::{SegmentPostings, TermInfo};
 use tantivy::query::Scorer;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, InvertedIndexReader, SegmentReader, Term, TERMINATED};
 
 use super::reach::{Bucket, Reach, TermLinks, TABLE_OF_SLOT};
 use super::schema::{entity_term, feed, parse_entity_term, NO_ENTITY};
+use super::terms::CachedTerms;
 use super::walk::{backend, timestamp};
 use crate::activity::EntityKey;
 use crate::error::{Error, Result};
@@ -42,18 +43,22 @@ use crate::query::{FeedQuery, GroupKey, GroupValue, Ranking};
 /// Documents a scan reads per block (the columns of a block are read in one call each).
 const BLOCK: u32 = 128;
 
-/// What opening one posting list costs, in documents a scan could read meanwhile (a term
-/// lookup and a first block of postings, about a microsecond, against a few nanoseconds a
-/// scanned document). A scan may read this many documents per list it would open before it
-/// hands over: never more than twice the cost of the better plan.
-const DOCS_PER_LIST: u64 = 256;
+/// What looking up and opening one posting list costs, in documents a scan could read
+/// meanwhile (about a microsecond, against about ten nanoseconds a scanned document, measured
+/// on the benchmark's store). A large network's scan may read this many documents per list
+/// before it hands over: never more than twice the cost of the better plan.
+const DOCS_PER_LIST: u64 = 100;
 
 /// The least a scan reads before it may hand over.
 const MIN_SCAN: u64 = 4_096;
 
-/// A scan that admitted at least one document in this many over its budget keeps scanning: a
-/// match costs it less than the posting lists' merge would.
-const DENSE_SCAN: u64 = 64;
+/// Networks with at most this many posting lists look them up before choosing a plan (the
+/// lookups, about 150 ns each, are then cheaper than a wrong guess).
+const ESTIMATE_LISTS: u64 = 256;
+
+/// Scanning pays when at least one document in this many matches: a scanned document costs
+/// about a sixteenth of a match taken from the merged posting lists.
+const DENSE_SCAN: u64 = 16;
 
 /// A candidate document in one segment.
 #[derive(Clone, Copy)]
@@ -76,6 +81,8 @@ pub(super) struct Columns {
     pub(super) actor: StrColumn,
     object: StrColumn,
     target: StrColumn,
+    /// The terms of verb, actor, object and target by ordinal, decoded once per segment.
+    terms: [CachedTerms; 4],
     /// The term hashes of actor, object and target.
     hashes: [Column<u64>; 3],
     /// The indexed hash fields, and their postings.
@@ -118,13 +125,17 @@ impl Columns {
             && full(actor_hash.get_cardinality())
             && full(object_hash.get_cardinality())
             && full(target_hash.get_cardinality());
+        let [verb, actor, object, target] =
+            [feed::VERB, feed::ACTOR, feed::OBJECT, feed::TARGET].map(str_column);
+        let (verb, actor, object, target) = (verb?, actor?, object?, target?);
         Ok(Columns {
             published,
             id: str_column(feed::ID)?,
-            verb: str_column(feed::VERB)?,
-            actor: str_column(feed::ACTOR)?,
-            object: str_column(feed::OBJECT)?,
-            target: str_column(feed::TARGET)?,
+            terms: [&verb, &actor, &object, &target].map(|c| CachedTerms::new(c.clone())),
+            verb,
+            actor,
+            object,
+            target,
             hashes: [actor_hash, object_hash, target_hash],
             hash_fields,
             postings,
@@ -194,6 +205,8 @@ struct Scan {
     fixed: bool,
     /// The scan met the end of the segment or the walk's lower time limit.
     ended: bool,
+    /// The network's lists, if already looked up.
+    lists: Option<Lists>,
 }
 
 /// Posting lists read in document order.
@@ -242,33 +255,55 @@ pub(super) struct NetworkUnion {
     doc: DocId,
 }
 
-impl NetworkUnion {
-    /// Opens one list per (column, hash) the network links, from `start` on.
-    fn open(columns: &Columns, reach: &Reach, start: DocId) -> Result<NetworkUnion> {
-        let mut union = NetworkUnion {
-            lists: Vec::new(),
-            heap: BinaryHeap::new(),
-            published: columns.published.clone(),
-            doc: TERMINATED,
+/// The network's posting lists in one segment, looked up (their documents counted) but not
+/// yet read.
+struct Lists {
+    /// `(slot, term info, earliest link time)` of every linked hash the segment holds.
+    found: Vec<(usize, TermInfo, i64)>,
+    /// How many documents they hold in all.
+    documents: u64,
+}
+
+impl Lists {
+    fn look_up(columns: &Columns, reach: &Reach) -> Result<Lists> {
+        let mut lists = Lists {
+            found: Vec::new(),
+            documents: 0,
         };
         for (slot, table) in TABLE_OF_SLOT.into_iter().enumerate() {
             for (hash, bucket) in reach.buckets(table) {
                 let term = Term::from_field_u64(columns.hash_fields[slot], hash);
-                let Some(info) = columns.postings[slot]
+                if let Some(info) = columns.postings[slot]
                     .get_term_info(&term)
                     .map_err(|e| Error::backend("embedded", e))?
-                else {
-                    continue;
-                };
-                let mut postings = columns.postings[slot]
-                    .read_postings_from_terminfo(&info, IndexRecordOption::Basic)
-                    .map_err(|e| Error::backend("embedded", e))?;
-                if postings.doc() < start {
-                    postings.seek(start);
+                {
+                    lists.documents += u64::from(info.doc_freq);
+                    lists.found.push((slot, info, bucket.earliest));
                 }
-                union.lists.push((postings, bucket.earliest));
-                union.push(union.lists.len() - 1);
             }
+        }
+        Ok(lists)
+    }
+}
+
+impl NetworkUnion {
+    /// Reads the lists from `start` on.
+    fn open(columns: &Columns, lists: Lists, start: DocId) -> Result<NetworkUnion> {
+        let mut union = NetworkUnion {
+            lists: Vec::with_capacity(lists.found.len()),
+            heap: BinaryHeap::with_capacity(lists.found.len()),
+            published: columns.published.clone(),
+            doc: TERMINATED,
+        };
+        for (slot, info, earliest) in lists.found {
+            let mut postings = columns.postings[slot]
+                .read_postings_from_terminfo(&info, IndexRecordOption::Basic)
+                .map_err(|e| Error::backend("embedded", e))?;
+            if postings.doc() < start {
+                postings.seek(start);
+            }
+            union.lists.push((postings, earliest));
+            union.push(union.lists.len() - 1);
         }
         union.doc = union.top();
         Ok(union)
@@ -398,7 +433,6 @@ pub(super) struct Cursor {
 
 #[derive(Default)]
 struct Block {
-    published: Vec<i64>,
     hashes: [Vec<u64>; 3],
 }
 
@@ -420,23 +454,38 @@ impl Cursor {
         // Skip straight to the first document not newer than the upper limit.
         let start = first_doc_at_or_below(&columns.published, reader.max_doc(), limits.max_ms);
         let docs = match walking.source {
-            DocSource::Network(None) if read.sparse.get() => {
-                let reach = reach.as_deref().ok_or_else(no_network)?;
-                Docs::Postings(Postings::Network(NetworkUnion::open(
-                    &columns, reach, start,
-                )?))
-            }
             DocSource::Network(fixed) => {
-                let lists = reach.as_ref().map_or(0, |r| r.posting_lists());
-                Docs::Scan(Scan {
-                    next: start,
-                    admitted: VecDeque::new(),
-                    read: 0,
-                    passed: 0,
-                    budget: fixed.map_or((lists * DOCS_PER_LIST).max(MIN_SCAN), u64::from),
-                    fixed: fixed.is_some(),
-                    ended: false,
-                })
+                let reach = reach.as_deref().ok_or_else(no_network)?;
+                let lists = reach.posting_lists();
+                // A small network's lists are looked up first: their sizes say which plan
+                // is cheaper here. A large one's lookups would cost more than most reads:
+                // it scans, and looks its lists up only if the scan finds little.
+                let looked_up = if fixed.is_none() && (lists <= ESTIMATE_LISTS || read.sparse.get())
+                {
+                    Some(Lists::look_up(&columns, reach)?)
+                } else {
+                    None
+                };
+                match looked_up {
+                    Some(found)
+                        if read.sparse.get()
+                            || found.documents * DENSE_SCAN < u64::from(reader.max_doc()) =>
+                    {
+                        Docs::Postings(Postings::Network(NetworkUnion::open(
+                            &columns, found, start,
+                        )?))
+                    }
+                    found => Docs::Scan(Scan {
+                        next: start,
+                        admitted: VecDeque::new(),
+                        read: 0,
+                        passed: 0,
+                        budget: fixed.map_or((lists * DOCS_PER_LIST).max(MIN_SCAN), u64::from),
+                        fixed: fixed.is_some(),
+                        ended: false,
+                        lists: found,
+                    }),
+                }
             }
             DocSource::Query(weight) => {
                 let mut scorer = weight.scorer(reader, 1.0).map_err(backend)?;
@@ -499,10 +548,16 @@ impl Cursor {
                         if !scan.fixed {
                             self.read.sparse.set(true);
                         }
-                        let reach = self.reach.as_deref().ok_or_else(no_network)?;
+                        let lists = match scan.lists.take() {
+                            Some(lists) => lists,
+                            None => {
+                                let reach = self.reach.as_deref().ok_or_else(no_network)?;
+                                Lists::look_up(&self.columns, reach)?
+                            }
+                        };
                         self.docs = Docs::Postings(Postings::Network(NetworkUnion::open(
                             &self.columns,
-                            reach,
+                            lists,
                             next,
                         )?));
                         continue;
@@ -548,54 +603,62 @@ impl Cursor {
         } else {
             BLOCK
         };
-        let n = room.min(max_doc.saturating_sub(scan.next));
+        let mut n = room.min(max_doc.saturating_sub(scan.next));
         if n == 0 {
             scan.ended = true;
             return;
         }
         let start = scan.next;
         let columns = &self.columns;
+        let published = |doc: DocId| columns.published.first(doc).unwrap_or(i64::MIN);
+        // Newest first: the block's last document says whether the walk's lower limit falls in
+        // it; only then is the block cut, and `published` is otherwise read only for the
+        // documents a hash admits.
+        if published(start + n - 1) < self.limits.min_ms {
+            n = first_doc_at_or_below(&columns.published, start + n, self.limits.min_ms - 1)
+                .saturating_sub(start);
+            scan.ended = true;
+        }
         let block = &mut self.block;
-        block.published.resize(n as usize, 0);
         for hashes in &mut block.hashes {
             hashes.resize(n as usize, 0);
         }
         if columns.dense {
-            columns
-                .published
-                .values
-                .get_range(start as u64, &mut block.published);
             for (column, hashes) in columns.hashes.iter().zip(&mut block.hashes) {
                 column.values.get_range(start as u64, hashes);
             }
         } else {
             // A segment of an older writer: a value missing reaches nothing.
             for (i, doc) in (start..start + n).enumerate() {
-                block.published[i] = columns.published.first(doc).unwrap_or(i64::MIN);
                 for (column, hashes) in columns.hashes.iter().zip(&mut block.hashes) {
                     hashes[i] = column.first(doc).unwrap_or(NO_ENTITY);
                 }
             }
         }
         let (actors, objects) = (!reach.is_empty(0), !reach.is_empty(1));
-        let admits = |table: usize, hash: u64, published: i64| {
-            reach
-                .bucket(table, hash)
-                .is_some_and(|bucket| published >= bucket.earliest)
-        };
+        // The earliest link time of a hash's bucket, if the hash is in the table.
+        let earliest = |table: usize, hash: u64| reach.bucket(table, hash).map(|b| b.earliest);
         let [actor_hashes, object_hashes, target_hashes] = &block.hashes;
         for i in 0..n as usize {
-            let published = block.published[i];
-            if published < self.limits.min_ms {
-                scan.ended = true;
-                break;
+            let mut since = None::<i64>;
+            let mut note = |found: Option<i64>| {
+                if let Some(found) = found {
+                    since = Some(since.map_or(found, |s| s.min(found)));
+                }
+            };
+            if actors {
+                note(earliest(0, actor_hashes[i]));
             }
-            let admitted = (actors && admits(0, actor_hashes[i], published))
-                || (objects
-                    && (admits(1, object_hashes[i], published)
-                        || admits(1, target_hashes[i], published)));
-            if admitted {
-                scan.admitted.push_back((start + i as u32, published));
+            if objects {
+                note(earliest(1, object_hashes[i]));
+                note(earliest(1, target_hashes[i]));
+            }
+            if let Some(since) = since {
+                let doc = start + i as u32;
+                let published = published(doc);
+                if published >= since {
+                    scan.admitted.push_back((doc, published));
+                }
             }
         }
         scan.passed += scan.admitted.len() as u64;
@@ -667,7 +730,7 @@ impl Cursor {
             };
             let matches = match only {
                 Only::Entity(only) => ord == *only,
-                Only::Id(id) => rules.has_id(self.columns.entity(slot), slot, ord, id)?,
+                Only::Id(id) => rules.has_id(&self.columns.terms[slot + 1], slot, ord, id)?,
             };
             if !matches {
                 return Ok(None);
@@ -803,11 +866,11 @@ impl Cursor {
 
     /// The value of a grouping or collapse key for a candidate.
     pub(super) fn value(&mut self, key: GroupKey, candidate: &Candidate) -> Result<GroupValue> {
-        let (slot, column) = match key {
-            GroupKey::Verb => (0, &self.columns.verb),
-            GroupKey::Actor => (1, &self.columns.actor),
-            GroupKey::Object => (2, &self.columns.object),
-            GroupKey::Target => (3, &self.columns.target),
+        let slot: u8 = match key {
+            GroupKey::Verb => 0,
+            GroupKey::Actor => 1,
+            GroupKey::Object => 2,
+            GroupKey::Target => 3,
             GroupKey::Year | GroupKey::Month | GroupKey::Day => {
                 let published = timestamp(candidate.published)?;
                 return Ok(match key {
@@ -817,21 +880,20 @@ impl Cursor {
                 });
             }
         };
-        let Some(ord) = column.ords().first(candidate.doc) else {
+        let terms = &self.columns.terms[slot as usize];
+        let Some(ord) = terms.column().ords().first(candidate.doc) else {
             return Ok(GroupValue::Entity(None));
         };
         if let Some(value) = self.memo.values.borrow().get(&(slot, ord)) {
             return Ok(value.clone());
         }
-        let mut text = String::new();
-        column
-            .ord_to_str(ord, &mut text)
-            .map_err(|e| Error::backend("embedded", e))?;
-        let value = if key == GroupKey::Verb {
-            GroupValue::Verb(text)
-        } else {
-            GroupValue::Entity(parse_entity_term(&text))
-        };
+        let value = terms.with_term(ord, |text| {
+            if key == GroupKey::Verb {
+                GroupValue::Verb(text.to_owned())
+            } else {
+                GroupValue::Entity(parse_entity_term(text))
+            }
+        })?;
         self.memo
             .values
             .borrow_mut()
@@ -851,12 +913,9 @@ impl Cursor {
         if let Some(known) = self.memo.resolved[slot].borrow().get(&ord) {
             return Ok(known.clone());
         }
-        let mut term = String::new();
-        self.columns
-            .entity(slot)
-            .ord_to_str(ord, &mut term)
-            .map_err(|e| Error::backend("embedded", e))?;
-        let found = reach.exact(bucket, &term)?.map(Rc::new);
+        let found = self.columns.terms[slot + 1]
+            .with_term(ord, |term| reach.exact(bucket, term))??
+            .map(Rc::new);
         self.memo.resolved[slot]
             .borrow_mut()
             .insert(ord, found.clone());
@@ -954,16 +1013,14 @@ enum Only {
 }
 
 impl SegmentRules {
-    /// Whether the entity with ordinal `ord` in `column` (of `slot`) has the id `id`.
-    fn has_id(&self, column: &StrColumn, slot: usize, ord: u64, id: &str) -> Result<bool> {
+    /// Whether the entity with ordinal `ord` in `terms` (of `slot`) has the id `id`.
+    fn has_id(&self, terms: &CachedTerms, slot: usize, ord: u64, id: &str) -> Result<bool> {
         if let Some(known) = self.ids[slot].borrow().get(&ord) {
             return Ok(*known);
         }
-        let mut term = String::new();
-        column
-            .ord_to_str(ord, &mut term)
-            .map_err(|e| Error::backend("embedded", e))?;
-        let same = term.split_once(':').is_some_and(|(_, stored)| stored == id);
+        let same = terms.with_term(ord, |term| {
+            term.split_once(':').is_some_and(|(_, stored)| stored == id)
+        })?;
         self.ids[slot].borrow_mut().insert(ord, same);
         Ok(same)
     }

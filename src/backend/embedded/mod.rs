@@ -23,6 +23,7 @@ mod reach;
 mod read;
 mod schema;
 mod segment_cache;
+mod terms;
 mod vectors;
 mod walk;
 mod writer;

@@ -16,6 +16,7 @@ use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINAT
 
 use super::read::load;
 use super::schema::{link, parse_link_target_term, LinkFields};
+use super::terms::CachedTerms;
 use super::walk::timestamp;
 use crate::error::{Error, Result};
 use crate::network::{Link, LinkClass, LinkKey, StoredLinks};
@@ -120,30 +121,34 @@ impl StoredNetwork {
             })
         };
         let links = &mut self.links;
-        if limit < links.len() {
-            // Partition so only the kept links are sorted.
-            links.select_nth_unstable_by(limit, newest_first);
-            links.truncate(limit);
+        // By time alone (an integer key), then each run of equal times by id: ties are rare.
+        links.sort_unstable_by_key(|link| std::cmp::Reverse(link.linked));
+        let mut start = 0;
+        while start < links.len() {
+            let end = start + links[start..].partition_point(|l| l.linked == links[start].linked);
+            if end - start > 1 {
+                links[start..end].sort_unstable_by(newest_first);
+            }
+            start = end;
         }
-        links.sort_unstable_by(newest_first);
+        links.truncate(limit);
     }
 
     /// The term (`type:id`) of the entity link `i` points at.
     pub(super) fn entity_term(&self, i: usize) -> Result<String> {
         let link = &self.links[i];
-        let column = &self.columns[link.segment as usize].target;
-        let mut term = String::new();
-        let found = match column.ords().first(link.doc) {
-            Some(ord) => column
-                .ord_to_str(ord, &mut term)
-                .map_err(|e| Error::backend("embedded", e))?,
-            None => false,
-        };
+        let terms = &self.columns[link.segment as usize].target_terms;
+        let ord = terms
+            .column()
+            .ords()
+            .first(link.doc)
+            .ok_or_else(damaged_link)?;
         // Stored as `class:type:id`.
-        match term.split_once(':') {
-            Some((_, entity)) if found => Ok(entity.to_owned()),
-            _ => Err(damaged_link()),
-        }
+        terms
+            .with_term(ord, |term| {
+                term.split_once(':').map(|(_, entity)| entity.to_owned())
+            })?
+            .ok_or_else(damaged_link)
     }
 
     /// Makes every link, in order: the text columns of each segment are read in one pass over
@@ -228,6 +233,9 @@ pub(super) struct LinkColumns {
     user: StrColumn,
     link_type: StrColumn,
     target: StrColumn,
+    /// The targets by ordinal, decoded once per segment (reads confirm a network's matches
+    /// against them).
+    target_terms: CachedTerms,
 }
 
 impl LinkColumns {
@@ -247,6 +255,7 @@ impl LinkColumns {
             id: text(link::ID)?,
             user: text(link::USER)?,
             link_type: text(link::LINK_TYPE)?,
+            target_terms: CachedTerms::new(text(link::TARGET)?),
             target: text(link::TARGET)?,
         })
     }

@@ -43,22 +43,39 @@ use crate::query::{FeedQuery, GroupKey, GroupValue, Ranking};
 /// Documents a scan reads per block (the columns of a block are read in one call each).
 const BLOCK: u32 = 128;
 
-/// What looking up and opening one posting list costs, in documents a scan could read
-/// meanwhile (about a microsecond, against about ten nanoseconds a scanned document, measured
-/// on the benchmark's store). A large network's scan may read this many documents per list
-/// before it hands over: never more than twice the cost of the better plan.
-const DOCS_PER_LIST: u64 = 100;
+/// How a network feed's cursors choose between scanning and posting lists. The defaults come
+/// from measurements on the benchmark's store; tests change them to reach every plan with
+/// small data.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tuning {
+    /// What looking up and opening one posting list costs, in documents a scan could read
+    /// meanwhile (about a microsecond, against about ten nanoseconds a scanned document). A
+    /// large network's scan may read this many documents per list before it hands over:
+    /// never more than twice the cost of the better plan.
+    pub(super) docs_per_list: u64,
+    /// The least a scan reads before it may hand over.
+    pub(super) min_scan: u64,
+    /// Networks with at most this many posting lists look them up before choosing a plan (the
+    /// lookups, about 150 ns each, are then cheaper than a wrong guess).
+    pub(super) estimate_lists: u64,
+    /// Scanning pays when at least one document in this many matches: a scanned document
+    /// costs about a sixteenth of a match taken from the merged posting lists.
+    pub(super) dense_scan: u64,
+    /// A scan budget per segment fixed by a test: no estimate, no renewal, no carry-over.
+    pub(super) fixed: Option<u32>,
+}
 
-/// The least a scan reads before it may hand over.
-const MIN_SCAN: u64 = 4_096;
-
-/// Networks with at most this many posting lists look them up before choosing a plan (the
-/// lookups, about 150 ns each, are then cheaper than a wrong guess).
-const ESTIMATE_LISTS: u64 = 256;
-
-/// Scanning pays when at least one document in this many matches: a scanned document costs
-/// about a sixteenth of a match taken from the merged posting lists.
-const DENSE_SCAN: u64 = 16;
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            docs_per_list: 100,
+            min_scan: 4_096,
+            estimate_lists: 256,
+            dense_scan: 16,
+            fixed: None,
+        }
+    }
+}
 
 /// A candidate document in one segment.
 #[derive(Clone, Copy)]
@@ -203,6 +220,8 @@ struct Scan {
     budget: u64,
     /// A budget fixed by a test: no renewal.
     fixed: bool,
+    /// The renewal rule (see [`Tuning::dense_scan`]).
+    dense_scan: u64,
     /// The scan met the end of the segment or the walk's lower time limit.
     ended: bool,
     /// The network's lists, if already looked up.
@@ -380,8 +399,8 @@ struct SegmentMemo {
 /// How a cursor finds its documents.
 #[derive(Clone, Copy)]
 pub(super) enum DocSource<'w> {
-    /// Scan, then the network's posting lists; a test may fix the scan's budget.
-    Network(Option<u32>),
+    /// Scan or read the network's posting lists, as the tuning says.
+    Network(Tuning),
     /// The matches of a query's own terms.
     Query(&'w dyn tantivy::query::Weight),
 }
@@ -454,22 +473,24 @@ impl Cursor {
         // Skip straight to the first document not newer than the upper limit.
         let start = first_doc_at_or_below(&columns.published, reader.max_doc(), limits.max_ms);
         let docs = match walking.source {
-            DocSource::Network(fixed) => {
+            DocSource::Network(tuning) => {
+                let fixed = tuning.fixed;
                 let reach = reach.as_deref().ok_or_else(no_network)?;
                 let lists = reach.posting_lists();
                 // A small network's lists are looked up first: their sizes say which plan
                 // is cheaper here. A large one's lookups would cost more than most reads:
                 // it scans, and looks its lists up only if the scan finds little.
-                let looked_up = if fixed.is_none() && (lists <= ESTIMATE_LISTS || read.sparse.get())
-                {
-                    Some(Lists::look_up(&columns, reach)?)
-                } else {
-                    None
-                };
+                let looked_up =
+                    if fixed.is_none() && (lists <= tuning.estimate_lists || read.sparse.get()) {
+                        Some(Lists::look_up(&columns, reach)?)
+                    } else {
+                        None
+                    };
                 match looked_up {
                     Some(found)
                         if read.sparse.get()
-                            || found.documents * DENSE_SCAN < u64::from(reader.max_doc()) =>
+                            || found.documents.saturating_mul(tuning.dense_scan)
+                                < u64::from(reader.max_doc()) =>
                     {
                         Docs::Postings(Postings::Network(NetworkUnion::open(
                             &columns, found, start,
@@ -480,8 +501,12 @@ impl Cursor {
                         admitted: VecDeque::new(),
                         read: 0,
                         passed: 0,
-                        budget: fixed.map_or((lists * DOCS_PER_LIST).max(MIN_SCAN), u64::from),
+                        budget: fixed.map_or(
+                            (lists * tuning.docs_per_list).max(tuning.min_scan),
+                            u64::from,
+                        ),
                         fixed: fixed.is_some(),
+                        dense_scan: tuning.dense_scan,
                         ended: false,
                         lists: found,
                     }),
@@ -539,7 +564,7 @@ impl Cursor {
                     None if scan.read >= scan.budget => {
                         // The budget is spent. A dense network scans on; a sparse one goes
                         // on from here on the posting lists.
-                        if !scan.fixed && scan.passed * DENSE_SCAN >= scan.read {
+                        if !scan.fixed && scan.passed.saturating_mul(scan.dense_scan) >= scan.read {
                             scan.read = 0;
                             scan.passed = 0;
                             continue;

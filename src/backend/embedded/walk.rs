@@ -22,7 +22,7 @@ use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, TermQu
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, Term};
 
-use super::cursor::{Candidate, Columns, Cursor, DocSource, Limits, ReadMemo, Walking};
+use super::cursor::{Candidate, Columns, Cursor, DocSource, Limits, ReadMemo, Tuning, Walking};
 use super::reach::Reach;
 use super::read::load_activity;
 use super::schema::{feed, id_hash, FeedFields};
@@ -44,24 +44,31 @@ pub(super) fn run(
         Source::Network(rules) => Some(Reach::new(rules)?),
         Source::All => None,
     };
-    run_with(searcher, fields, query, embeddings, reach, None)
+    run_with(
+        searcher,
+        fields,
+        query,
+        embeddings,
+        reach,
+        Tuning::default(),
+    )
 }
 
-/// Runs a query with its network rules already gathered (tests forge hash collisions there) and,
-/// for tests, a fixed scan budget per segment.
+/// Runs a query with its network rules already gathered (tests forge hash collisions there) and
+/// a tuning of its plans (tests reach every plan with small data).
 fn run_with(
     searcher: &Searcher,
     fields: &FeedFields,
     query: &FeedQuery,
     embeddings: Option<EmbeddingSpace>,
     reach: Option<Reach>,
-    scan_budget: Option<u32>,
+    tuning: Tuning,
 ) -> Result<FeedResult> {
     let walk = Walk {
         searcher,
         fields,
         embeddings,
-        scan_budget,
+        tuning,
         verbs: std::cell::OnceCell::new(),
         memo: Rc::default(),
     };
@@ -73,7 +80,7 @@ struct Walk<'w> {
     searcher: &'w Searcher,
     fields: &'w FeedFields,
     embeddings: Option<EmbeddingSpace>,
-    scan_budget: Option<u32>,
+    tuning: Tuning,
     /// How many verbs the store holds (see [`verb_count`]), once a grouped walk asked.
     verbs: std::cell::OnceCell<usize>,
     memo: Rc<ReadMemo>,
@@ -83,7 +90,6 @@ impl Walk<'_> {
     /// Runs `query`; a grouped query may be split into one walk per outer group.
     fn run(&self, query: &FeedQuery, reach: Option<Rc<Reach>>, split: bool) -> Result<FeedResult> {
         let (searcher, fields, embeddings) = (self.searcher, self.fields, self.embeddings);
-        let scan_budget = self.scan_budget;
         // Collapse keeps the newest activity per key, so it reads from the top of the feed whatever
         // the page's bound, and applies the bound after collapsing.
         let walk_query;
@@ -111,7 +117,7 @@ impl Walk<'_> {
             query,
             source: match &weight {
                 Some(weight) => DocSource::Query(weight.as_ref()),
-                None => DocSource::Network(scan_budget),
+                None => DocSource::Network(self.tuning),
             },
             reach: reach.clone(),
             limits,
@@ -601,21 +607,25 @@ mod tests {
             .filter(|n| n % 2 == 0)
             .map(|n| format!("a{n}"))
             .collect();
-        // Through the scan (no fixed budget) and through the posting lists (budget 0).
-        for budget in [None, Some(0)] {
+        // Through the scan and through the posting lists (a fixed budget of 0).
+        for fixed in [None, Some(0)] {
             let Source::Network(rules) = &query.source else {
                 unreachable!("a network query")
             };
             let mut reach = Reach::new(rules).unwrap();
             // Forge a collision: eve's term hashes to mark's entry of the network.
             reach.collide(0, id_hash("eve"), id_hash("mark"));
-            let ids: Vec<String> = run_with(&searcher, &fields, &query, None, Some(reach), budget)
+            let tuning = Tuning {
+                fixed,
+                ..Tuning::default()
+            };
+            let ids: Vec<String> = run_with(&searcher, &fields, &query, None, Some(reach), tuning)
                 .unwrap()
                 .hits
                 .iter()
                 .map(|hit| hit.activity.id().unwrap().to_owned())
                 .collect();
-            assert_eq!(ids, marks, "scan budget {budget:?}");
+            assert_eq!(ids, marks, "fixed scan budget {fixed:?}");
         }
     }
 
@@ -649,27 +659,242 @@ mod tests {
             .map(|n| format!("a{n}"))
             .collect();
         for budget in [0, 1, 13, 64, 10_000] {
-            let mut seen = Vec::new();
-            let mut query = FeedQuery::network(&network).page_size(4).unwrap();
-            loop {
-                let Source::Network(rules) = &query.source else {
-                    unreachable!("a network query")
+            let tuning = Tuning {
+                fixed: Some(budget),
+                ..Tuning::default()
+            };
+            let pages = pages(&searcher, &fields, &network, Order::Desc, 4, tuning);
+            assert_eq!(pages.concat(), expected, "scan budget {budget}");
+        }
+    }
+
+    /// Every page of a network feed, read to its end through cursors.
+    fn pages(
+        searcher: &Searcher,
+        fields: &FeedFields,
+        network: &Network,
+        order: Order,
+        size: usize,
+        tuning: Tuning,
+    ) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut query = FeedQuery::network(network)
+            .order(order)
+            .page_size(size)
+            .unwrap();
+        loop {
+            let Source::Network(rules) = &query.source else {
+                unreachable!("a network query")
+            };
+            let reach = Some(Reach::new(rules).unwrap());
+            let result = run_with(searcher, fields, &query, None, reach, tuning).unwrap();
+            pages.push(
+                result
+                    .hits
+                    .iter()
+                    .map(|h| h.activity.id().unwrap().to_owned())
+                    .collect(),
+            );
+            match Bound::next_after(query.page.bound.as_ref(), query.order, &result.hits) {
+                Some(next) if result.more => query.page.bound = Some(next),
+                _ => return pages,
+            }
+            assert!(pages.len() < 10_000, "the cursor does not advance");
+        }
+    }
+
+    /// Every plan a network cursor can take (scan; posting lists from the start, chosen from
+    /// their sizes or forced; a scan handing over after its budget, and later segments starting
+    /// on posting lists; dense scans renewed) pages through a multi-segment feed exactly as a
+    /// brute force does, newest and oldest first: skewed posting, ties at a millisecond, late
+    /// links, watches reaching comments through their target, a type clash and removals.
+    #[test]
+    fn every_plan_pages_like_brute_force() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut seed = 7u64;
+        let mut random = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let index = Index::builder()
+            .schema(FeedFields::schema())
+            .settings(super::super::settings(super::super::Sorted::Feeds))
+            .create_in_ram()
+            .unwrap();
+        let fields = FeedFields::new(&index.schema()).unwrap();
+        let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
+        /// What the brute force knows of an activity.
+        struct Made {
+            id: String,
+            actor: (String, &'static str),
+            object: String,
+            target: Option<String>,
+            minute: i64,
+        }
+        let mut made: Vec<Made> = Vec::new();
+        for segment in 0..3 {
+            for _ in 0..400 {
+                let n = made.len();
+                // Account u0 posts most, u39 rarely; u5 is also a bot.
+                let u = (random(40) * random(40)) / 40;
+                let kind = if u == 5 && n.is_multiple_of(3) {
+                    "bot"
+                } else {
+                    "person"
                 };
-                let reach = Some(Reach::new(rules).unwrap());
-                let result =
-                    run_with(&searcher, &fields, &query, None, reach, Some(budget)).unwrap();
-                seen.extend(
-                    result
-                        .hits
-                        .iter()
-                        .map(|h| h.activity.id().unwrap().to_owned()),
-                );
-                match Bound::next_after(query.page.bound.as_ref(), query.order, &result.hits) {
-                    Some(next) if result.more => query.page.bound = Some(next),
-                    _ => break,
+                let minute = random(2_000) as i64;
+                let (object, target) = if n.is_multiple_of(5) && n > 0 {
+                    (format!("c{n}"), Some(format!("p{}", random(n as u64))))
+                } else {
+                    (format!("p{n}"), None)
+                };
+                let mut activity = Activity::new(
+                    if target.is_some() { "comment" } else { "post" },
+                    Actor::new(&format!("u{u}"), kind).unwrap(),
+                    Object::new(&object, if target.is_some() { "comment" } else { "post" })
+                        .unwrap(),
+                )
+                .unwrap()
+                .with_id(&format!("a{n:04}"))
+                .unwrap()
+                .published_at(t0 + Duration::minutes(minute))
+                .unwrap();
+                if let Some(target) = &target {
+                    activity =
+                        activity.with_target(crate::activity::Target::new(target, "post").unwrap());
+                }
+                writer
+                    .add_document(fields.document(&activity, None).unwrap())
+                    .unwrap();
+                made.push(Made {
+                    id: format!("a{n:04}"),
+                    actor: (format!("u{u}"), kind),
+                    object,
+                    target,
+                    minute,
+                });
+            }
+            if segment == 1 {
+                // Removals, in the segments already written.
+                for victim in ["a0003", "a0100", "a0477", "a0700"] {
+                    writer
+                        .delete_query(crate::backend::embedded::read::activity_query(
+                            &fields, victim,
+                        ))
+                        .unwrap();
+                    made.retain(|m| m.id != victim);
                 }
             }
-            assert_eq!(seen, expected, "scan budget {budget}");
+            writer.commit().unwrap();
+        }
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 3);
+
+        let link = |class: crate::network::LinkClass, id: &str, kind: &str, minute: i64| {
+            let target = match class {
+                crate::network::LinkClass::Actor => LinkTarget::actor(id, kind),
+                crate::network::LinkClass::Object => LinkTarget::object(id, kind),
+            }
+            .unwrap();
+            Link::new("reader", "follow", target)
+                .unwrap()
+                .linked_at(t0 + Duration::minutes(minute))
+                .unwrap()
+        };
+        use crate::network::LinkClass::{Actor as A, Object as O};
+        let networks: Vec<Vec<Link>> = vec![
+            // Busy accounts, one followed late, and a watched post.
+            vec![
+                link(A, "u0", "person", 0),
+                link(A, "u1", "person", 1_500),
+                link(O, "p7", "post", 0),
+            ],
+            // Quiet accounts only, the bot among them.
+            vec![
+                link(A, "u38", "person", 0),
+                link(A, "u39", "person", 300),
+                link(A, "u5", "bot", 0),
+            ],
+            // Many accounts (most never post) and watches.
+            (0..400)
+                .map(|u| link(A, &format!("u{u}"), "person", (u * 5) as i64))
+                .chain((0..30).map(|p| link(O, &format!("p{}", p * 11), "post", 100)))
+                .collect(),
+        ];
+        let tunings = [
+            Tuning::default(),
+            // Always estimate, and always choose the posting lists or always the scan.
+            Tuning {
+                estimate_lists: u64::MAX,
+                dense_scan: u64::MAX,
+                ..Tuning::default()
+            },
+            Tuning {
+                estimate_lists: u64::MAX,
+                dense_scan: 0,
+                ..Tuning::default()
+            },
+            // Never estimate: scans hand over early, later segments start on posting lists.
+            Tuning {
+                estimate_lists: 0,
+                docs_per_list: 0,
+                min_scan: 50,
+                dense_scan: 16,
+                fixed: None,
+            },
+            // Never estimate, and every scan is dense enough to be renewed.
+            Tuning {
+                estimate_lists: 0,
+                docs_per_list: 0,
+                min_scan: 50,
+                dense_scan: u64::MAX,
+                fixed: None,
+            },
+        ];
+        for links in networks {
+            let rules: Vec<_> = links
+                .iter()
+                .map(|l| {
+                    (
+                        l.target().class,
+                        l.target().id.clone(),
+                        l.target().kind.clone(),
+                        l.linked().timestamp_millis(),
+                    )
+                })
+                .collect();
+            let reaches = |m: &Made| {
+                let published = (t0 + Duration::minutes(m.minute)).timestamp_millis();
+                rules.iter().any(|(class, id, kind, since)| {
+                    published >= *since
+                        && match class {
+                            A => m.actor.0 == *id && m.actor.1 == kind,
+                            O => {
+                                kind == "post"
+                                    && (m.object == *id || m.target.as_deref() == Some(id))
+                            }
+                        }
+                })
+            };
+            let mut expected: Vec<(i64, &str)> = made
+                .iter()
+                .filter(|m| reaches(m))
+                .map(|m| (m.minute, m.id.as_str()))
+                .collect();
+            expected.sort_unstable_by(|a, b| b.cmp(a));
+            let expected: Vec<String> = expected.iter().map(|(_, id)| id.to_string()).collect();
+            assert!(expected.len() > 5, "{} reached", expected.len());
+            let network = Network::new("reader", links.clone(), links.len() as u64);
+            for tuning in tunings {
+                let newest = pages(&searcher, &fields, &network, Order::Desc, 7, tuning);
+                assert_eq!(newest.concat(), expected, "{tuning:?}");
+                let mut oldest_first = expected.clone();
+                oldest_first.reverse();
+                let oldest = pages(&searcher, &fields, &network, Order::Asc, 9, tuning);
+                assert_eq!(oldest.concat(), oldest_first, "{tuning:?}");
+            }
         }
     }
 }

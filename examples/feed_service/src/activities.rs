@@ -74,20 +74,21 @@ impl IdLocks {
 /// little to pin a post at the top of every follower's feed.
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
-/// An activity ready to store, with its final id.
+/// An activity ready to store.
 struct Built {
+    /// With the client's id, if it chose one (then it may be retrying).
     activity: Activity,
-    id: String,
-    /// Whether the client chose the id (and so may be retrying).
-    client_id: bool,
+    /// The client's id, scoped to the caller; `None` lets the store pick a new one.
+    client_id: Option<String>,
     /// Whether the client chose `published` (else it is now, and differs on a retry).
     published: bool,
 }
 
 impl NewActivity {
-    /// The library's activity, every field validated by the library, with its id: the client's
-    /// scoped to `caller`, or a new random one. The id is fixed before anything is written, so
-    /// nothing can fail after the write.
+    /// The library's activity, every field validated by the library, with the client's id
+    /// scoped to `caller`, or none: the store then gives it a new random one, without looking
+    /// it up. Everything is checked before anything is written, so nothing can fail after the
+    /// write.
     fn build(self, caller: &str) -> Result<Built, ApiError> {
         let mut object = Object::new(&self.object.id, &self.object.kind)?;
         if let Some(extra) = self.object.extra {
@@ -126,8 +127,7 @@ impl NewActivity {
         if let Some(extra) = self.extra {
             activity = activity.with_extra(extra)?;
         }
-        let client_id = self.id.is_some();
-        let id = match self.id {
+        let client_id = match self.id {
             Some(id) => {
                 // The user-id rule keeps client ids URL-safe and free of `:`.
                 check_user_id(&id).map_err(|_| {
@@ -136,13 +136,14 @@ impl NewActivity {
                         format!("invalid activity id {id:?}: use 1 to 64 ASCII letters, digits, `_`, `-` or `.`, not only dots"),
                     )
                 })?;
-                format!("{caller}:{id}")
+                let id = format!("{caller}:{id}");
+                activity = activity.with_id(&id)?;
+                Some(id)
             }
-            None => uuid::Uuid::new_v4().to_string(),
+            None => None,
         };
         Ok(Built {
-            activity: activity.with_id(&id)?,
-            id,
+            activity,
             client_id,
             published,
         })
@@ -157,15 +158,14 @@ pub(crate) async fn post(
     Json(body): Json<NewActivity>,
 ) -> Result<Response, ApiError> {
     let built = body.build(caller.id())?;
-    let location = [(header::LOCATION, format!("/activities/{}", built.id))];
+    let location = |id: &str| [(header::LOCATION, format!("/activities/{id}"))];
     // A new random id cannot be in use: only a client's id needs its turn.
-    let _turn = if built.client_id {
-        Some(state.ids.lock(&built.id).await)
-    } else {
-        None
+    let _turn = match &built.client_id {
+        Some(id) => Some(state.ids.lock(id).await),
+        None => None,
     };
-    if built.client_id {
-        match state.manager.get_activity(&built.id).await {
+    if let Some(id) = &built.client_id {
+        match state.manager.get_activity(id).await {
             Ok(stored) => {
                 // A retry without `published` was given a new "now": compare the rest.
                 let retried = if built.published {
@@ -178,19 +178,19 @@ pub(crate) async fn post(
                         StatusCode::CONFLICT,
                         "activity_conflict",
                         format!(
-                            "activity id {:?} is already used by another activity; remove it first, or pick a new id",
-                            built.id
+                            "activity id {id:?} is already used by another activity; remove it first, or pick a new id",
                         ),
                     ));
                 }
-                return Ok((StatusCode::OK, location, Json(stored)).into_response());
+                return Ok((StatusCode::OK, location(id), Json(stored)).into_response());
             }
             Err(elasticfeeds::Error::ActivityNotFound { .. }) => {}
             Err(error) => return Err(error.into()),
         }
     }
-    state.manager.add_activity(built.activity.clone()).await?;
-    Ok((StatusCode::CREATED, location, Json(built.activity)).into_response())
+    let id = state.manager.add_activity(built.activity.clone()).await?;
+    let stored = built.activity.with_id(&id)?;
+    Ok((StatusCode::CREATED, location(&id), Json(stored)).into_response())
 }
 
 /// `GET /activities/{id}`: any activity, to any caller (activities are public).

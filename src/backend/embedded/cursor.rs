@@ -1,15 +1,16 @@
 //! One segment's side of a feed walk: its candidates in walk order, each checked exactly.
 //!
 //! A segment is sorted newest first, so its documents are met in feed order. Where they come
-//! from is decided per segment and per read:
-//! - a network feed first **scans** the segment, reading the columns of a block of documents at
-//!   a time and admitting a document when its actor, object or target hash is in the network
-//!   (one bit of a pre-filter, then a hash-map probe): a few nanoseconds a document whatever the
-//!   network's size;
-//! - once the scan has cost about what opening the network's posting lists would (a few
-//!   hundred documents per list) and found few matches, it goes on, from the same document, on
-//!   the **posting lists** of the linked entities' hashes, merged in document order; a list is
-//!   dropped as soon as it reaches activities older than its link;
+//! from is decided per segment and per read (see [`Tuning`] for the numbers):
+//! - a network of a few hundred posting lists or fewer looks its lists up first (a term lookup
+//!   each, which also says how many documents each holds) and reads them, or scans, whichever
+//!   those counts make cheaper;
+//! - a larger network **scans** the segment, reading the hash columns of a block of documents
+//!   at a time and admitting a document when its actor, object or target hash is in the
+//!   network (one bit of a pre-filter, then a hash-map probe): a few nanoseconds a document
+//!   whatever the network's size. Once the scan has cost about what its posting lists would
+//!   and found few matches, it goes on from the same document on the **posting lists** of the
+//!   linked entities' hashes (see `postings`), and segments the read opens later start there;
 //! - any other query reads the posting lists of its own terms (entity filters, verbs) or every
 //!   document.
 //!
@@ -19,21 +20,21 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use chrono::Datelike;
 use foldhash::{HashMap, HashSet, HashSetExt};
-use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::fastfield::AliveBitSet;
-use tantivy::postings::{SegmentPostings, TermInfo};
-use tantivy::query::Scorer;
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocId, DocSet, InvertedIndexReader, SegmentReader, Term, TERMINATED};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, SegmentReader, Term, TERMINATED};
 
+use super::columns::Columns;
+use super::postings::{Lists, NetworkUnion, Postings};
 use super::reach::{Bucket, Reach, TermLinks, TABLE_OF_SLOT};
-use super::schema::{entity_term, feed, parse_entity_term, NO_ENTITY};
+use super::schema::{entity_term, parse_entity_term, NO_ENTITY};
 use super::terms::CachedTerms;
 use super::walk::{backend, timestamp};
 use crate::activity::EntityKey;
@@ -89,116 +90,6 @@ pub(super) struct Candidate {
     pub(super) weight: f64,
 }
 
-/// The columns and hash postings one segment's walk reads (opened once per segment, see
-/// `segment_cache`).
-pub(super) struct Columns {
-    pub(super) published: Column<i64>,
-    id: StrColumn,
-    verb: StrColumn,
-    pub(super) actor: StrColumn,
-    object: StrColumn,
-    target: StrColumn,
-    /// The terms of verb, actor, object and target by ordinal, decoded once per segment.
-    terms: [CachedTerms; 4],
-    /// The term hashes of actor, object and target.
-    hashes: [Column<u64>; 3],
-    /// The indexed hash fields, and their postings.
-    hash_fields: [Field; 3],
-    postings: [Arc<InvertedIndexReader>; 3],
-    /// Whether `published` and the three hashes hold one value per document (every activity
-    /// has a target hash, `NO_ENTITY` when it has no target), so a scan reads them by ranges.
-    dense: bool,
-}
-
-impl Columns {
-    pub(super) fn open(reader: &SegmentReader) -> Result<Columns> {
-        let ff = reader.fast_fields();
-        let str_column = |name: &str| -> Result<StrColumn> {
-            ff.str(name)
-                .map_err(backend)?
-                .ok_or_else(|| Error::backend("embedded", format!("column {name} is missing")))
-        };
-        let schema = reader.schema();
-        let hash_fields = feed::KEYS.map(|name| schema.get_field(name));
-        let [Ok(actor), Ok(object), Ok(target)] = hash_fields else {
-            return Err(Error::backend(
-                "embedded",
-                "an indexed hash field is missing",
-            ));
-        };
-        let hash_fields = [actor, object, target];
-        let postings = [
-            reader.inverted_index(actor).map_err(backend)?,
-            reader.inverted_index(object).map_err(backend)?,
-            reader.inverted_index(target).map_err(backend)?,
-        ];
-        let published = ff.i64(feed::PUBLISHED).map_err(backend)?;
-        let hashes = feed::HASHES.map(|name| ff.u64(name));
-        let [Ok(actor_hash), Ok(object_hash), Ok(target_hash)] = hashes else {
-            return Err(Error::backend("embedded", "a hash column is missing"));
-        };
-        let full = |cardinality| cardinality == Cardinality::Full;
-        let dense = full(published.get_cardinality())
-            && full(actor_hash.get_cardinality())
-            && full(object_hash.get_cardinality())
-            && full(target_hash.get_cardinality());
-        let [verb, actor, object, target] =
-            [feed::VERB, feed::ACTOR, feed::OBJECT, feed::TARGET].map(str_column);
-        let (verb, actor, object, target) = (verb?, actor?, object?, target?);
-        Ok(Columns {
-            published,
-            id: str_column(feed::ID)?,
-            terms: [&verb, &actor, &object, &target].map(|c| CachedTerms::new(c.clone())),
-            verb,
-            actor,
-            object,
-            target,
-            hashes: [actor_hash, object_hash, target_hash],
-            hash_fields,
-            postings,
-            dense,
-        })
-    }
-
-    /// The ordinal of an id in this segment, if a document of it has that id.
-    pub(super) fn id_ord(&self, id: &str) -> Result<Option<u64>> {
-        self.id
-            .dictionary()
-            .term_ord(id)
-            .map_err(|e| Error::backend("embedded", e))
-    }
-
-    /// Whether document `doc` has the id of ordinal `ord`.
-    pub(super) fn has_id_ord(&self, doc: DocId, ord: u64) -> bool {
-        self.id.ords().first(doc) == Some(ord)
-    }
-
-    /// The id of document `doc`.
-    pub(super) fn id_of(&self, doc: DocId) -> Result<String> {
-        let mut out = String::new();
-        let found = match self.id.ords().first(doc) {
-            Some(ord) => self
-                .id
-                .ord_to_str(ord, &mut out)
-                .map_err(|e| Error::backend("embedded", e))?,
-            None => false,
-        };
-        if !found {
-            return Err(Error::backend("embedded", "a stored activity has no id"));
-        }
-        Ok(out)
-    }
-
-    /// The column of a slot: actor, object, target.
-    fn entity(&self, slot: usize) -> &StrColumn {
-        match slot {
-            0 => &self.actor,
-            1 => &self.object,
-            _ => &self.target,
-        }
-    }
-}
-
 /// Where a cursor's documents come from.
 enum Docs {
     /// Every document from a position on, in blocks, pre-filtered by hashes.
@@ -226,148 +117,6 @@ struct Scan {
     ended: bool,
     /// The network's lists, if already looked up.
     lists: Option<Lists>,
-}
-
-/// Posting lists read in document order.
-pub(super) enum Postings {
-    /// A tantivy query's matches.
-    Query(Box<dyn Scorer>),
-    /// The network's hash posting lists, merged.
-    Network(NetworkUnion),
-}
-
-impl Postings {
-    fn doc(&self) -> DocId {
-        match self {
-            Postings::Query(scorer) => scorer.doc(),
-            Postings::Network(union) => union.doc,
-        }
-    }
-
-    fn advance(&mut self) -> DocId {
-        match self {
-            Postings::Query(scorer) => scorer.advance(),
-            Postings::Network(union) => union.advance(),
-        }
-    }
-
-    fn seek(&mut self, target: DocId) {
-        if self.doc() == TERMINATED || self.doc() >= target {
-            return;
-        }
-        match self {
-            Postings::Query(scorer) => {
-                scorer.seek(target);
-            }
-            Postings::Network(union) => union.seek(target),
-        }
-    }
-}
-
-/// The posting lists of a network's entity hashes in one segment, merged in document order.
-/// A list leaves the merge once it reaches documents older than the earliest link to its
-/// entity: everything after it is older still.
-pub(super) struct NetworkUnion {
-    lists: Vec<(SegmentPostings, i64)>,
-    heap: BinaryHeap<Reverse<(DocId, u32)>>,
-    published: Column<i64>,
-    doc: DocId,
-}
-
-/// The network's posting lists in one segment, looked up (their documents counted) but not
-/// yet read.
-struct Lists {
-    /// `(slot, term info, earliest link time)` of every linked hash the segment holds.
-    found: Vec<(usize, TermInfo, i64)>,
-    /// How many documents they hold in all.
-    documents: u64,
-}
-
-impl Lists {
-    fn look_up(columns: &Columns, reach: &Reach) -> Result<Lists> {
-        let mut lists = Lists {
-            found: Vec::new(),
-            documents: 0,
-        };
-        for (slot, table) in TABLE_OF_SLOT.into_iter().enumerate() {
-            for (hash, bucket) in reach.buckets(table) {
-                let term = Term::from_field_u64(columns.hash_fields[slot], hash);
-                if let Some(info) = columns.postings[slot]
-                    .get_term_info(&term)
-                    .map_err(|e| Error::backend("embedded", e))?
-                {
-                    lists.documents += u64::from(info.doc_freq);
-                    lists.found.push((slot, info, bucket.earliest));
-                }
-            }
-        }
-        Ok(lists)
-    }
-}
-
-impl NetworkUnion {
-    /// Reads the lists from `start` on.
-    fn open(columns: &Columns, lists: Lists, start: DocId) -> Result<NetworkUnion> {
-        let mut union = NetworkUnion {
-            lists: Vec::with_capacity(lists.found.len()),
-            heap: BinaryHeap::with_capacity(lists.found.len()),
-            published: columns.published.clone(),
-            doc: TERMINATED,
-        };
-        for (slot, info, earliest) in lists.found {
-            let mut postings = columns.postings[slot]
-                .read_postings_from_terminfo(&info, IndexRecordOption::Basic)
-                .map_err(|e| Error::backend("embedded", e))?;
-            if postings.doc() < start {
-                postings.seek(start);
-            }
-            union.lists.push((postings, earliest));
-            union.push(union.lists.len() - 1);
-        }
-        union.doc = union.top();
-        Ok(union)
-    }
-
-    /// Puts list `i` back in the merge at its current document, unless it is done.
-    fn push(&mut self, i: usize) {
-        let (postings, earliest) = &self.lists[i];
-        let doc = postings.doc();
-        if doc != TERMINATED && self.published.first(doc).unwrap_or(i64::MIN) >= *earliest {
-            self.heap.push(Reverse((doc, i as u32)));
-        }
-    }
-
-    fn top(&self) -> DocId {
-        self.heap
-            .peek()
-            .map_or(TERMINATED, |Reverse((doc, _))| *doc)
-    }
-
-    fn advance(&mut self) -> DocId {
-        let current = self.doc;
-        while let Some(&Reverse((doc, i))) = self.heap.peek() {
-            if doc != current {
-                break;
-            }
-            self.heap.pop();
-            self.lists[i as usize].0.advance();
-            self.push(i as usize);
-        }
-        self.doc = self.top();
-        self.doc
-    }
-
-    fn seek(&mut self, target: DocId) {
-        while let Some(&Reverse((doc, i))) = self.heap.peek() {
-            if doc >= target {
-                break;
-            }
-            self.heap.pop();
-            self.lists[i as usize].0.seek(target);
-            self.push(i as usize);
-        }
-        self.doc = self.top();
-    }
 }
 
 /// What one read learns about the segments it walks, shared by every walk of the read (a

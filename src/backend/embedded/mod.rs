@@ -14,10 +14,12 @@
 //!
 //! [tantivy]: https://docs.rs/tantivy
 
+mod columns;
 mod cursor;
 mod group;
 mod nearest;
 mod network;
+mod postings;
 mod rank;
 mod reach;
 mod read;

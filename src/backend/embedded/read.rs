@@ -10,7 +10,7 @@ use tantivy::{
     DocAddress, DocId, DocSet, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
 };
 
-use super::cursor::Columns;
+use super::columns::Columns;
 use super::network::StoredNetwork;
 use super::schema::{feed, from_source, id_hash, link_target_term, FeedFields, LinkFields};
 use super::vectors::from_record;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tantivy::schema::{Field, NumericOptions, Schema, TextOptions, Value as _, FAST, STRING};
 use tantivy::TantivyDocument;
 
-use super::cursor::Columns;
+use super::columns::Columns;
 use super::network::LinkColumns;
 use super::segment_cache::SegmentCache;
 use super::vectors::VectorLog;

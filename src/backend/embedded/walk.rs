@@ -22,7 +22,8 @@ use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, TermQu
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, Term};
 
-use super::cursor::{Candidate, Columns, Cursor, DocSource, Limits, ReadMemo, Tuning, Walking};
+use super::columns::Columns;
+use super::cursor::{Candidate, Cursor, DocSource, Limits, ReadMemo, Tuning, Walking};
 use super::reach::Reach;
 use super::read::load_activity;
 use super::schema::{feed, id_hash, FeedFields};

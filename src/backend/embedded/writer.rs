@@ -19,7 +19,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocSet, IndexReader, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 use tokio::sync::oneshot;
 
-use super::cursor::Columns;
+use super::columns::Columns;
 use super::read::{activity_query, live_activity, live_doc};
 use super::schema::{
     entity_term, from_source, id_hash, link_target_term, parse_entity_term, FeedFields, LinkFields,

@@ -6,7 +6,9 @@
 //!
 //! The activity index is sorted by `published`, newest first, so a feed read walks each segment
 //! newest-first and stops as soon as its page is full instead of collecting every match (see
-//! `walk`).
+//! `walk`). The link index is sorted by user, so a user's links are read from a few runs of
+//! columns (see `network`). Entities are indexed by the hash of their id and confirmed on their
+//! exact `type:id` (see `schema` and `reach`).
 //!
 //! One process writes a store at a time: opening takes tantivy's writer locks, and a second
 //! writer gets [`Error::StoreLocked`]. Read-only opens take no lock and reload the latest commit

@@ -384,7 +384,7 @@ pub async fn metrics_exact_by_entity(store: &dyn Store) {
     let m = store.fresh().await;
     let mut random = super::Random(29);
     let mut made: Vec<(super::Made, Activity)> = Vec::new();
-    let mut posts: Vec<String> = Vec::new();
+    let mut posting = super::Posting::default();
     let mut n = 0;
     for _ in 0..4 {
         let mut batch = Vec::new();
@@ -394,52 +394,16 @@ pub async fn metrics_exact_by_entity(store: &dyn Store) {
             let kind = if u < 5 && n % 9 == 0 { "bot" } else { "person" };
             // Whole seconds over a few hours: ties, and groups spread over every commit.
             let published = random.below(4 * 3_600) as i64 * super::SEC;
-            let id = format!("g{n:04}");
-            let (verb, what, target) = match random.below(10) {
-                0..=3 => {
-                    posts.push(format!("p{n}"));
-                    ("post", (format!("p{n}"), "post"), None)
-                }
-                // Likes and comments of a few popular posts: groups with many activities.
-                4..=7 if !posts.is_empty() => {
-                    let post = posts[(random.unit().powi(3) * posts.len() as f64) as usize].clone();
-                    ("like", (post, "post"), None)
-                }
-                _ if !posts.is_empty() => {
-                    let post = posts[(random.unit().powi(3) * posts.len() as f64) as usize].clone();
-                    (
-                        "comment",
-                        (format!("c{n}"), "comment"),
-                        Some((post, "post")),
-                    )
-                }
-                _ => ("post", (format!("p{n}"), "post"), None),
-            };
-            let mut activity = Activity::new(
-                verb,
-                elasticfeeds::Actor::new(&format!("u{u}"), kind).unwrap(),
-                object(&what.0, what.1),
-            )
-            .unwrap()
-            .with_id(&id)
-            .unwrap()
-            .published_at(super::at(published))
-            .unwrap();
-            if let Some((target_id, target_kind)) = &target {
-                activity = activity
-                    .with_target(elasticfeeds::Target::new(target_id, target_kind).unwrap());
-            }
-            made.push((
-                super::Made {
-                    id,
-                    actor: (format!("u{u}"), kind.to_owned()),
-                    object: (what.0, what.1.to_owned()),
-                    target: target.map(|(id, kind)| (id, kind.to_owned())),
-                    published,
-                    vector: None,
-                },
-                activity.clone(),
-            ));
+            // Likes and comments of a few popular posts: groups with many activities.
+            let (one, activity) = posting.activity(
+                format!("g{n:04}"),
+                (format!("u{u}"), kind),
+                published,
+                &super::Mix { posts: 4, likes: 4 },
+                &mut random,
+                |random, posts| (random.unit().powi(3) * posts as f64) as usize,
+            );
+            made.push((one, activity.clone()));
             batch.push(activity);
         }
         add(&m, batch).await;
@@ -464,7 +428,7 @@ pub async fn metrics_exact_by_entity(store: &dyn Store) {
         ("u1".to_owned(), "bot".to_owned()),
         since(&mut random),
     ));
-    for post in &posts[..3] {
+    for post in &posting.posts[..3] {
         rules.push((
             elasticfeeds::LinkClass::Object,
             (post.clone(), "post".to_owned()),

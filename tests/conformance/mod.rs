@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use elasticfeeds::{
     Activity, Actor, Aggregator, Bound, EmbeddingSpace, FeedContext, FeedQuery, FeedResult, Link,
-    LinkTarget, Manager, Network, Object, Order, Result,
+    LinkTarget, Manager, Network, Object, Order, Result, Target,
 };
 
 /// Asserts that an expression is `Err` matching a pattern (an [`elasticfeeds::Error`] variant),
@@ -379,6 +379,78 @@ pub struct Made {
     pub published: i64,
     /// The embedding, if any.
     pub vector: Option<Vec<f32>>,
+}
+
+/// The verb mix of [`Posting::activity`], in tenths: posts, then likes; comments the rest.
+pub struct Mix {
+    /// Tenths of activities that are posts.
+    pub posts: u64,
+    /// Tenths that like an earlier post.
+    pub likes: u64,
+}
+
+/// Generates the activities of a brute-force case: posts, likes of earlier posts and comments
+/// targeting earlier posts (each post's id is its own object's).
+#[derive(Default)]
+pub struct Posting {
+    /// The posts so far, as object ids.
+    pub posts: Vec<String>,
+}
+
+impl Posting {
+    /// Activity `id` by `actor`, published `published` ms from [`t0`], its verb drawn from `mix`
+    /// (a post's or comment's object is `p`/`c` and the id without its first letter), a liked
+    /// or commented post chosen by `pick` among the posts so far (given their count). Returns
+    /// the activity and what the brute force knows of it.
+    pub fn activity(
+        &mut self,
+        id: String,
+        actor: (String, &str),
+        published: i64,
+        mix: &Mix,
+        random: &mut Random,
+        pick: impl FnOnce(&mut Random, usize) -> usize,
+    ) -> (Made, Activity) {
+        let n = &id[1..];
+        let choice = random.below(10);
+        let (verb, object, target) = if self.posts.is_empty() || choice < mix.posts {
+            self.posts.push(format!("p{n}"));
+            ("post", (format!("p{n}"), "post"), None)
+        } else {
+            let post = self.posts[pick(random, self.posts.len())].clone();
+            if choice < mix.posts + mix.likes {
+                ("like", (post, "post"), None)
+            } else {
+                (
+                    "comment",
+                    (format!("c{n}"), "comment"),
+                    Some((post, "post")),
+                )
+            }
+        };
+        let mut activity = Activity::new(
+            verb,
+            Actor::new(&actor.0, actor.1).unwrap(),
+            Object::new(&object.0, object.1).unwrap(),
+        )
+        .unwrap()
+        .with_id(&id)
+        .unwrap()
+        .published_at(at(published))
+        .unwrap();
+        if let Some((target_id, target_kind)) = &target {
+            activity = activity.with_target(Target::new(target_id, target_kind).unwrap());
+        }
+        let made = Made {
+            id,
+            actor: (actor.0, actor.1.to_owned()),
+            object: (object.0, object.1.to_owned()),
+            target: target.map(|(id, kind)| (id, kind.to_owned())),
+            published,
+            vector: None,
+        };
+        (made, activity)
+    }
 }
 
 /// A reader's links as a brute force sees them: class, entity `(id, type)`, since (ms from

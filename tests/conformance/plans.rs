@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use elasticfeeds::{Activity, Actor, Link, LinkClass, LinkTarget, Manager, Object, Order, Target};
+use elasticfeeds::{Link, LinkClass, LinkTarget, Manager, Order};
 
-use super::{at, feed_page, reaches, Made, Random, Rules, Store, SEC};
+use super::{at, feed_page, reaches, Made, Mix, Posting, Random, Rules, Store, SEC};
 
 /// Power-law data (a few accounts post most activities, the quiet half almost nothing), whole
 /// seconds so many activities share a millisecond, per-link "since" times, watches reaching
@@ -19,7 +19,7 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
     let m = store.fresh().await;
     let mut random = Random(11);
     let mut made: Vec<Made> = Vec::new();
-    let mut posts: Vec<String> = Vec::new();
+    let mut posting = Posting::default();
     // Segments of 10,000, 10,000 and 1,000 activities: larger than a backend's first scan
     // of a segment is likely to be, so sparse readers go on to other plans inside a segment.
     let mut n = 0;
@@ -39,47 +39,15 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
                 "person"
             };
             let published = random.below(4_000) as i64 * SEC;
-            let id = format!("a{n:05}");
-            let (verb, object, target) = match random.below(10) {
-                0..=5 => {
-                    posts.push(format!("p{n}"));
-                    ("post", (format!("p{n}"), "post"), None)
-                }
-                6..=7 if !posts.is_empty() => {
-                    let post = posts[random.below(posts.len() as u64) as usize].clone();
-                    ("like", (post, "post"), None)
-                }
-                _ if !posts.is_empty() => {
-                    let post = posts[random.below(posts.len() as u64) as usize].clone();
-                    (
-                        "comment",
-                        (format!("c{n}"), "comment"),
-                        Some((post, "post")),
-                    )
-                }
-                _ => ("post", (format!("p{n}"), "post"), None),
-            };
-            let mut activity = Activity::new(
-                verb,
-                Actor::new(&format!("u{u}"), kind).unwrap(),
-                Object::new(&object.0, object.1).unwrap(),
-            )
-            .unwrap()
-            .with_id(&id)
-            .unwrap()
-            .published_at(at(published))
-            .unwrap();
-            if let Some((target_id, target_kind)) = &target {
-                activity = activity.with_target(Target::new(target_id, target_kind).unwrap());
-            }
-            made.push(Made {
-                id,
-                actor: (format!("u{u}"), kind.to_owned()),
-                object: (object.0, object.1.to_owned()),
-                target: target.map(|(id, kind)| (id, kind.to_owned())),
+            let (one, activity) = posting.activity(
+                format!("a{n:05}"),
+                (format!("u{u}"), kind),
                 published,
-                vector: None,
-            });
+                &Mix { posts: 6, likes: 2 },
+                &mut random,
+                |random, posts| random.below(posts as u64) as usize,
+            );
+            made.push(one);
             activities.push(activity);
         }
         // Each batch is its own commit, so the store has several segments.
@@ -120,6 +88,7 @@ pub async fn pages_match_brute_force(store: &dyn Store) {
             ));
         }
         for _ in 0..watches {
+            let posts = &posting.posts;
             let post = posts[random.below(posts.len() as u64) as usize].clone();
             if !out.iter().any(|(_, (id, _), _)| *id == post) {
                 out.push((LinkClass::Object, (post, "post".to_owned()), since(random)));

@@ -37,27 +37,18 @@ pub(super) fn live_activity(
 ) -> Result<Option<DocAddress>> {
     let key = Term::from_field_u64(fields.id_key, id_hash(id));
     for (segment, reader) in searcher.segment_readers().iter().enumerate() {
-        let Some(mut postings) = reader
-            .inverted_index(fields.id_key)
-            .map_err(backend)?
-            .read_postings(&key, IndexRecordOption::Basic)
-            .map_err(|e| Error::backend("embedded", e))?
-        else {
+        let mut docs = live_postings(reader, &key)?.peekable();
+        if docs.peek().is_none() {
             continue;
-        };
+        }
         let columns = fields
             .columns
             .get(reader, searcher.segment_readers(), Columns::open)?;
         let Some(ord) = columns.id_ord(id)? else {
             continue;
         };
-        let alive = reader.alive_bitset();
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if alive.is_none_or(|a| a.is_alive(doc)) && columns.has_id_ord(doc, ord) {
-                return Ok(Some(DocAddress::new(segment as u32, doc)));
-            }
-            doc = postings.advance();
+        if let Some(doc) = docs.find(|doc| columns.has_id_ord(*doc, ord)) {
+            return Ok(Some(DocAddress::new(segment as u32, doc)));
         }
     }
     Ok(None)
@@ -137,24 +128,39 @@ fn count(searcher: &Searcher, field: Field, value: &str) -> Result<u64> {
     Ok(searcher.search(&query, &Count).map_err(backend)? as u64)
 }
 
-/// The live document holding `term` (an id: at most one is alive), read from the postings of
-/// each segment without a collector.
+/// The live documents holding `term` in one segment, in document order, read from its
+/// postings without a collector.
+pub(super) fn live_postings<'r>(
+    reader: &'r SegmentReader,
+    term: &Term,
+) -> Result<impl Iterator<Item = DocId> + 'r> {
+    let mut postings = reader
+        .inverted_index(term.field())
+        .map_err(backend)?
+        .read_postings(term, IndexRecordOption::Basic)
+        .map_err(|e| Error::backend("embedded", e))?;
+    let alive = reader.alive_bitset();
+    let mut started = false;
+    Ok(std::iter::from_fn(move || {
+        let postings = postings.as_mut()?;
+        let mut doc = if started {
+            postings.advance()
+        } else {
+            started = true;
+            postings.doc()
+        };
+        while doc != TERMINATED && !alive.is_none_or(|a| a.is_alive(doc)) {
+            doc = postings.advance();
+        }
+        (doc != TERMINATED).then_some(doc)
+    }))
+}
+
+/// The live document holding `term` (an id: at most one is alive).
 pub(super) fn live_doc(searcher: &Searcher, term: &Term) -> Result<Option<DocAddress>> {
     for (segment, reader) in searcher.segment_readers().iter().enumerate() {
-        let index = reader.inverted_index(term.field()).map_err(backend)?;
-        let Some(mut postings) = index
-            .read_postings(term, IndexRecordOption::Basic)
-            .map_err(|e| Error::backend("embedded", e))?
-        else {
-            continue;
-        };
-        let alive = reader.alive_bitset();
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if alive.is_none_or(|a| a.is_alive(doc)) {
-                return Ok(Some(DocAddress::new(segment as u32, doc)));
-            }
-            doc = postings.advance();
+        if let Some(doc) = live_postings(reader, term)?.next() {
+            return Ok(Some(DocAddress::new(segment as u32, doc)));
         }
     }
     Ok(None)

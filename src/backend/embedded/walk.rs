@@ -553,14 +553,20 @@ mod tests {
     use crate::backend::embedded::schema::id_hash;
     use crate::network::{Link, LinkTarget, Network};
 
-    fn index(activities: &[Activity]) -> (Index, FeedFields) {
+    /// An empty activity index in RAM, sorted as the store sorts it, and its writer.
+    fn empty_index() -> (Index, FeedFields, IndexWriter<TantivyDocument>) {
         let index = Index::builder()
             .schema(FeedFields::schema())
             .settings(super::super::settings(super::super::Sorted::Feeds))
             .create_in_ram()
             .unwrap();
         let fields = FeedFields::new(&index.schema()).unwrap();
-        let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
+        let writer = index.writer(15_000_000).unwrap();
+        (index, fields, writer)
+    }
+
+    fn index(activities: &[Activity]) -> (Index, FeedFields) {
+        let (index, fields, mut writer) = empty_index();
         for activity in activities {
             writer
                 .add_document(fields.document(activity, None).unwrap())
@@ -719,13 +725,7 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        let index = Index::builder()
-            .schema(FeedFields::schema())
-            .settings(super::super::settings(super::super::Sorted::Feeds))
-            .create_in_ram()
-            .unwrap();
-        let fields = FeedFields::new(&index.schema()).unwrap();
-        let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
+        let (index, fields, mut writer) = empty_index();
         /// What the brute force knows of an activity.
         struct Made {
             id: String,

@@ -16,11 +16,11 @@ use std::sync::{mpsc, Arc};
 use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocSet, IndexReader, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
+use tantivy::{IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
 use tokio::sync::oneshot;
 
 use super::columns::Columns;
-use super::read::{activity_query, live_activity, live_doc};
+use super::read::{activity_query, live_activity, live_doc, live_postings};
 use super::schema::{
     entity_term, from_source, id_hash, link_target_term, parse_entity_term, FeedFields, LinkFields,
 };
@@ -409,23 +409,10 @@ impl Writer {
             else {
                 continue;
             };
-            let Some(mut postings) = reader
-                .inverted_index(key.field())
-                .map_err(backend)?
-                .read_postings(&key, IndexRecordOption::Basic)
-                .map_err(|e| Error::backend("embedded", e))?
-            else {
-                continue;
-            };
-            let alive = reader.alive_bitset();
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                if alive.is_none_or(|a| a.is_alive(doc))
-                    && columns.actor.ords().first(doc) == Some(ord)
-                {
+            for doc in live_postings(reader, &key)? {
+                if columns.actor.ords().first(doc) == Some(ord) {
                     ids.push(columns.id_of(doc)?);
                 }
-                doc = postings.advance();
             }
         }
         Ok(ids)

@@ -331,9 +331,11 @@ impl Rules {
             RulesRepr::Stored {
                 only: Some(kept), ..
             } if kept != class => Rules::new(Vec::new()),
-            RulesRepr::Stored { links, only, .. } => {
-                let keep = |i: usize| links.class(i) == class && only.is_none_or(|c| c == class);
-                let len = (0..links.len()).filter(|i| keep(*i)).count();
+            // Unlimited, or already limited to this class.
+            RulesRepr::Stored { links, .. } => {
+                let len = (0..links.len())
+                    .filter(|i| links.class(*i) == class)
+                    .count();
                 Rules(RulesRepr::Stored {
                     links,
                     only: Some(class),

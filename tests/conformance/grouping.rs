@@ -298,6 +298,99 @@ pub async fn explicit_sizes_respected(store: &dyn Store) {
     assert_eq!(groups, expect(&wide, TWELVE_VERBS, 15, &[]));
 }
 
+/// A calendar level under a verb or entity level: groups of other verbs or actors share each
+/// day and month, so a full group must not end the reading of its window for its siblings.
+pub async fn calendar_under_other_levels(store: &dyn Store) {
+    let m = store.fresh().await;
+    for followed in ["ann", "bob", "cat"] {
+        follow_at(&m, "reader", followed, day(2020, 1, 1)).await;
+    }
+    let at = |d: u32, hour: u32| {
+        Utc.with_ymd_and_hms(2026, 1 + d / 28, 1 + d % 28, hour, 0, 0)
+            .unwrap()
+    };
+    let mut all = Vec::new();
+    // Over 40 days, each day: ann posts twice, then bob likes and cat posts, older the same day.
+    for d in 0..40 {
+        all.push(post(&format!("ann{d}a"), "ann", at(d, 20)));
+        all.push(post(&format!("ann{d}b"), "ann", at(d, 19)));
+        if d % 3 != 0 {
+            let liked = object(&format!("ann{d}a"), "post");
+            all.push(activity(
+                &format!("bob{d}"),
+                "like",
+                person("bob"),
+                liked,
+                at(d, 8),
+            ));
+        }
+        if d % 2 == 0 {
+            all.push(post(&format!("cat{d}"), "cat", at(d, 7)));
+        }
+    }
+    let (first, second) = all.split_at(all.len() / 2);
+    add(&m, second.to_vec()).await;
+    add(&m, first.to_vec()).await;
+    // A second reader follows ann, and bob only from the middle of day 20.
+    follow_at(&m, "late", "ann", day(2020, 1, 1)).await;
+    follow_at(&m, "late", "bob", at(20, 12)).await;
+    let late: Vec<Activity> = all
+        .iter()
+        .filter(|a| match a.actor().id() {
+            "ann" => true,
+            "bob" => a.published() >= at(20, 12),
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    const CASES: &[(&[(GroupKey, usize)], usize)] = &[
+        (&[(GroupKey::Actor, 10), (GroupKey::Day, 10)], 1),
+        (&[(GroupKey::Verb, 3), (GroupKey::Day, 5)], 1),
+        (
+            &[
+                (GroupKey::Actor, 3),
+                (GroupKey::Month, 2),
+                (GroupKey::Day, 3),
+            ],
+            2,
+        ),
+        (
+            &[
+                (GroupKey::Year, 3),
+                (GroupKey::Verb, 3),
+                (GroupKey::Month, 12),
+            ],
+            1,
+        ),
+        (
+            &[
+                (GroupKey::Month, 2),
+                (GroupKey::Actor, 3),
+                (GroupKey::Day, 2),
+            ],
+            1,
+        ),
+        // Calendar levels outermost, where a full window may be skipped.
+        (&[(GroupKey::Day, 4), (GroupKey::Actor, 2)], 1),
+    ];
+    for (levels, hits) in CASES {
+        for (reader, reached) in [("reader", &all), ("late", &late)] {
+            let groups = grouped(&m, reader, levels, *hits, Ok).await;
+            let expected = expect(reached, levels, *hits, &[]);
+            assert_eq!(groups, expected, "{reader}: {levels:?}");
+        }
+    }
+    // The smallest case spelled out: bob's only activity of a day ann filled first.
+    const ACTOR_DAY: &[(GroupKey, usize)] = &[(GroupKey::Actor, 10), (GroupKey::Day, 1)];
+    let groups = grouped(&m, "reader", ACTOR_DAY, 1, Ok).await;
+    assert_eq!(
+        values(&groups),
+        [person("ann"), person("bob"), person("cat")]
+            .map(|p| GroupValue::Entity(Some(p.key().clone())))
+    );
+    assert_eq!(groups[1].groups[0].hits, ["bob38"]);
+}
+
 /// A year filter keeps one calendar year (UTC), flat or grouped.
 pub async fn year_filter(store: &dyn Store) {
     let (m, reached) = setup(store).await;

@@ -247,6 +247,7 @@ macro_rules! conformance_suite {
                 year_filter,
                 metrics_exact,
                 metrics_exact_by_entity,
+                calendar_under_other_levels,
             ],
             search: [
                 filters,

@@ -292,10 +292,16 @@ fn read_each(root: &Node, read: ReadGroup<'_>) -> Result<Option<Vec<Group>>> {
 
 /// The start of the outermost time window on an activity's path whose groups are final. Only
 /// the group that opens a window (a day, a month of a year, a year) speaks for it: its
-/// subgroups share the window but hold only part of it.
+/// subgroups share the window but hold only part of it. And only while every level above it
+/// is a calendar level too: under a verb or an entity, the groups of the other verbs or
+/// entities share the same window, and still need what is left of it.
 fn settled_window(root: &Node, shape: &Shape<'_>, path: &[GroupValue], now_ms: i64) -> Option<i64> {
     let mut node = root;
     for (depth, value) in path.iter().enumerate() {
+        let level = shape.grouping.levels.get(depth)?;
+        if !matches!(level.key, GroupKey::Year | GroupKey::Month | GroupKey::Day) {
+            return None;
+        }
         let parent_window = node.window_start;
         node = &node.children[*node.index.get(value)?];
         if let Some(start) = node.window_start {

@@ -163,7 +163,7 @@ impl LinkKey {
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part.as_bytes());
         }
-        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:x}", hash.finalize())
     }
 }
 

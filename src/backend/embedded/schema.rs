@@ -262,9 +262,11 @@ impl LinkFields {
         })
     }
 
-    pub(super) fn document(&self, link: &Link) -> Result<TantivyDocument> {
+    /// The document of `link`, whose [`LinkKey::doc_id`](crate::LinkKey::doc_id) is `id`
+    /// (callers have it already: it is a SHA-256, worth computing once).
+    pub(super) fn document(&self, link: &Link, id: &str) -> Result<TantivyDocument> {
         let mut doc = TantivyDocument::default();
-        doc.add_text(self.id, link.key().doc_id());
+        doc.add_text(self.id, id);
         doc.add_text(self.user, link.user());
         doc.add_u64(self.user_hash, id_hash(link.user()));
         doc.add_text(self.link_type, &link.key().link_type);

@@ -449,6 +449,8 @@ impl Writer {
             .searcher()
             .search(&either, &Count)
             .map_err(backend)?;
+        // Dirty before the first delete: if one fails, the commit rolls back those queued.
+        batch.feeds_dirty = true;
         for id in &activities {
             if let Err(e) = self.delete(id) {
                 batch.broken = Some(e.to_string());
@@ -458,7 +460,6 @@ impl Writer {
         for term in terms {
             self.network.delete_term(term);
         }
-        batch.feeds_dirty = true;
         batch.network_dirty = true;
         Ok(Erased {
             activities: activities.len() as u64,
@@ -494,20 +495,21 @@ impl Writer {
     }
 
     fn write_link(&mut self, link: Link, batch: &mut Batch) -> Result<()> {
-        let doc = self.link_fields.document(&link)?;
-        self.write_link_doc(link, doc, true, batch)
+        let id = link.key().doc_id();
+        let doc = self.link_fields.document(&link, &id)?;
+        self.write_link_doc(link, id, doc, true, batch)
     }
 
-    /// Writes a link whose document is already built (so nothing can fail before the write);
-    /// `replaces` when a stored version must go first.
+    /// Writes a link whose document (under link id `id`) is already built, so nothing can fail
+    /// before the write; `replaces` when a stored version must go first.
     fn write_link_doc(
         &mut self,
         link: Link,
+        id: String,
         doc: TantivyDocument,
         replaces: bool,
         batch: &mut Batch,
     ) -> Result<()> {
-        let id = link.key().doc_id();
         if replaces {
             self.network
                 .delete_term(Term::from_field_text(self.link_fields.id, &id));
@@ -536,15 +538,15 @@ impl Writer {
                 }));
                 continue;
             }
-            accepted.insert(id);
-            let doc = self.link_fields.document(&link)?;
-            writes.push((link, doc));
+            let doc = self.link_fields.document(&link, &id)?;
+            accepted.insert(id.clone());
+            writes.push((link, id, doc));
             results.push(Ok(()));
         }
         // A new link replaces nothing: a link deleted earlier in this batch already has its
         // delete queued, and tantivy applies it only to documents added before it.
-        for (link, doc) in writes {
-            self.write_link_doc(link, doc, false, batch)?;
+        for (link, id, doc) in writes {
+            self.write_link_doc(link, id, doc, false, batch)?;
         }
         Ok(results)
     }

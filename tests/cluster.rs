@@ -15,6 +15,7 @@ pub mod suite;
 #[path = "cluster/stub.rs"]
 mod stub;
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -1026,11 +1027,14 @@ impl ClusterStore {
     fn from_env(variable: &str, scheme: &str) -> Option<ClusterStore> {
         static SKIPPED: Once = Once::new();
         let Ok(url) = std::env::var(variable) else {
+            // Written to the process's stderr rather than with `eprintln!`, which the test
+            // harness captures and shows only for failing tests: the skip must be seen.
             SKIPPED.call_once(|| {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "conformance: skipped on the cluster backends (set ELASTICFEEDS_ES_URL or \
                      ELASTICFEEDS_OPENSEARCH_URL to run them)"
-                )
+                );
             });
             return None;
         };

@@ -15,7 +15,6 @@ pub mod suite;
 #[path = "cluster/stub.rs"]
 mod stub;
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -1027,13 +1026,10 @@ impl ClusterStore {
     fn from_env(variable: &str, scheme: &str) -> Option<ClusterStore> {
         static SKIPPED: Once = Once::new();
         let Ok(url) = std::env::var(variable) else {
-            // Written to the process's stderr rather than with `eprintln!`, which the test
-            // harness captures and shows only for failing tests: the skip must be seen.
             SKIPPED.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
+                suite::notice(
                     "conformance: skipped on the cluster backends (set ELASTICFEEDS_ES_URL or \
-                     ELASTICFEEDS_OPENSEARCH_URL to run them)"
+                     ELASTICFEEDS_OPENSEARCH_URL to run them)",
                 );
             });
             return None;

@@ -300,16 +300,18 @@ pub(crate) use conformance_suite;
 
 // ----- fixtures -------------------------------------------------------------------------------
 
-/// Says on stderr that a case did not run on this store, and why (it then passes).
+/// Writes a line to the process's stderr, where a passing test's output still shows.
 ///
-/// Written to the process's stderr, not with `eprintln!`: the test harness captures that and
-/// shows it only for failing tests, and a skipped case passes.
-pub fn skip(case: &str, why: &str) {
+/// Not `eprintln!`: the test harness captures that and shows it only for failing tests, and a
+/// skipped case passes.
+pub fn notice(line: &str) {
     use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "conformance {case}: skipped, this store {why}"
-    );
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Says on stderr that a case did not run on this store, and why (it then passes).
+pub fn skip(case: &str, why: &str) {
+    notice(&format!("conformance {case}: skipped, this store {why}"));
 }
 
 /// 2026-01-01T00:00:00Z, the time every case counts from.
